@@ -1,0 +1,1 @@
+"""Wiring and the outside world: configuration, the command line, and the messengers."""

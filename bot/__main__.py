@@ -1,0 +1,110 @@
+"""``python -m bot …``: run the bot, chat in the console, check a record, import units."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run the bot (the console when no messenger is set up)")
+    run.add_argument("--now", help="replay the campaign from this moment, e.g. 2022-05-30T20:00")
+
+    console = sub.add_parser("console", help="chat with the bot in this terminal")
+    console.add_argument("--as", dest="user", default=None, help="who you are (a name)")
+    console.add_argument("--now", help="replay the campaign from this moment")
+    console.add_argument("--lang", choices=["vi", "en"], default=None)
+
+    check = sub.add_parser("check-eligibility", help="check an initiative record (JSON)")
+    check.add_argument("file")
+    check.add_argument("--campaign", default=None)
+    check.add_argument("--lang", choices=["vi", "en"], default="vi")
+
+    units = sub.add_parser("units", help="the organisation tree")
+    units_sub = units.add_subparsers(dest="units_command", required=True)
+    imp = units_sub.add_parser("import", help="add or update units from a CSV file")
+    imp.add_argument("file")
+
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    return parser
+
+
+async def _console(settings: Settings, user: str | None, now: str | None,
+                   lang: str | None) -> int:
+    from bot.app import build_app
+    from bot.console import ConsoleChat
+
+    app = await build_app(settings, now=now, load_sample=True)
+    try:
+        await ConsoleChat(app.engine, user=user or getpass.getuser(), lang=lang).run()
+    finally:
+        await app.close()
+    return 0
+
+
+async def _units_import(settings: Settings, path: str) -> int:
+    from storage.db import create_engine, database_url, migrate
+    from storage.units import UnitImportError, import_units_csv
+
+    url = database_url(settings.database_url)
+    await migrate(url)
+    db = create_engine(url)
+    try:
+        report = await import_units_csv(db, path)
+    except UnitImportError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+    print(f"units: {report.added} added, {report.updated} updated, "
+          f"{report.unchanged} unchanged")
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    from storage.db import database_url, migrate
+
+    await migrate(database_url(settings.database_url))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.load()
+    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+    match args.command:
+        case "check-eligibility":
+            from bot.eligibility_cli import main as check_main
+
+            return check_main(args.file, args.campaign, args.lang)
+        case "units":
+            return asyncio.run(_units_import(settings, args.file))
+        case "migrate":
+            return asyncio.run(_migrate(settings))
+        case "console":
+            return asyncio.run(_console(settings, args.user, args.now, args.lang))
+        case _:  # "run" or nothing
+            now = getattr(args, "now", None)
+            if settings.telegram_token:
+                print("TELEGRAM_BOT_TOKEN is set, but the Telegram adapter is not built yet; "
+                      "starting the console chat instead.", file=sys.stderr)
+            return asyncio.run(_console(settings, None, now, None))
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,61 @@
+"""Builds the running product by hand: database, campaign, organisation, clock, engine."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import ReplayClock, SystemClock, parse_moment
+from bot.config import Settings
+from conversations.campaign import Campaign, load_campaign
+from conversations.engine import Engine
+from conversations.organisation import UnitTree
+from conversations.ports import Clock
+from storage import ConcurrentUpdate
+from storage.db import create_engine, database_url, migrate
+from storage.unit_of_work import SqlUnitOfWorkFactory
+from storage.units import count_units, import_units_csv, load_units
+
+log = logging.getLogger(__name__)
+
+
+def sample_units_csv() -> Path:
+    """The sample organisation of Bắc Kạn province shipped for trying the bot out."""
+    return Path(str(resources.files("storage") / "sample" / "bac_kan_units.csv"))
+
+
+@dataclass
+class App:
+    engine: Engine
+    db: AsyncEngine
+    campaign: Campaign
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+async def build_app(
+    settings: Settings, *, now: str | None = None, load_sample: bool = False
+) -> App:
+    """Migrate the database, load static data once, and assemble the engine."""
+    url = database_url(settings.database_url)
+    await migrate(url)
+    db = create_engine(url)
+    if load_sample and await count_units(db) == 0:
+        report = await import_units_csv(db, sample_units_csv())
+        log.warning("empty database: loaded the SAMPLE units of Bắc Kạn (%s)", report)
+    campaign = load_campaign(settings.campaign_path)
+    moment = now or settings.now
+    clock: Clock = ReplayClock(parse_moment(moment, campaign.tz)) if moment else SystemClock()
+    engine = Engine(
+        campaign=campaign,
+        units=UnitTree(await load_units(db)),
+        uow_factory=SqlUnitOfWorkFactory(db),
+        clock=clock,
+        conflict_errors=(ConcurrentUpdate,),
+    )
+    return App(engine=engine, db=db, campaign=campaign)

@@ -1,0 +1,263 @@
+"""Routes one incoming event to the right flow step and returns what to send back.
+
+One turn is one transaction: load the person's conversation, apply the step, save the
+conversation (and any initiative it wrote), commit, and only then hand the replies to the
+messenger. A reply that was sent was durable first, so a crash never loses an answered step.
+
+Back, cancel, help, language and the main menu are handled here, once, for every flow; a
+step sees only an answer that is valid for the question it asked (a typed number or label
+matched to an offered option, or a pressed option that was really offered).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+from conversations.campaign import Campaign
+from conversations.flows import FLOWS
+from conversations.flows.common import go_to_menu
+from conversations.flows.onboarding import start_onboarding
+from conversations.i18n import N_, _, normalise_locale, using_locale
+from conversations.messages import Event, Reply
+from conversations.parsing import match_option
+from conversations.ports import Clock, Conversation, UnitDirectory, UnitOfWorkFactory
+from conversations.text import fold, normalise
+from conversations.turn import Answer, Turn
+
+log = logging.getLogger(__name__)
+
+MAX_TURN_ATTEMPTS: Final = 3
+
+
+class ConcurrentTurn(Exception):
+    """Raised by a repository when another turn saved the same conversation first."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    argument: str = ""
+
+
+# Words people type instead of slash commands; matched on the whole message, folded.
+_COMMAND_WORDS: Final[dict[str, str]] = {
+    "huy": "cancel",
+    "cancel": "cancel",
+    "quay lai": "back",
+    "tro lai": "back",
+    "back": "back",
+    "tro giup": "help",
+    "giup do": "help",
+    "help": "help",
+    "menu": "menu",
+    "ngon ngu": "lang",
+    "language": "lang",
+}
+_COMMANDS: Final = frozenset(
+    {"start", "new", "list", "mine", "help", "lang", "cancel", "back", "menu"}
+)
+
+COMMANDS_HELP = N_(
+    "Commands you can use at any time:\n"
+    "/new – write a new initiative\n"
+    "/list – your initiatives and drafts\n"
+    "/back – go back one question\n"
+    "/cancel – stop what you are doing\n"
+    "/lang – change language\n"
+    "/help – this help"
+)
+
+
+def parse_command(text: str) -> Command | None:
+    """``/start join-CD01`` → Command("start", "join-CD01"); "Hủy" → Command("cancel")."""
+    if text.startswith("/"):
+        head, _sep, rest = text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        return Command(name, rest.strip()) if name else None
+    word = _COMMAND_WORDS.get(fold(text))
+    return Command(word) if word else None
+
+
+class Engine:
+    """The messenger-independent bot: ``await engine.handle(event)`` → replies to send."""
+
+    def __init__(
+        self,
+        *,
+        campaign: Campaign,
+        units: UnitDirectory,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        conflict_errors: tuple[type[Exception], ...] = (ConcurrentTurn,),
+    ) -> None:
+        self.campaign = campaign
+        self.units = units
+        self.uow_factory = uow_factory
+        self.clock = clock
+        self._conflicts = conflict_errors
+
+    async def handle(self, event: Event) -> list[Reply]:
+        """Handle one event in one transaction; retried when the same person raced themselves."""
+        for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
+            try:
+                return await self._turn(event, resume=False)
+            except self._conflicts:
+                if attempt == MAX_TURN_ATTEMPTS:
+                    raise
+                log.info("conversation changed underneath a turn; retrying (%s)", attempt)
+        raise AssertionError("unreachable")
+
+    async def resume(self, channel: str, user_id: str, chat_id: str) -> list[Reply]:
+        """Ask a returning person's current question again (after a restart), changing nothing."""
+        event = Event(channel=channel, user_id=user_id, chat_id=chat_id)
+        return await self._turn(event, resume=True)
+
+    def apology(self, event: Event, locale: str | None = None) -> Reply:
+        """What an adapter says when a turn failed unexpectedly (nothing was saved)."""
+        with using_locale(locale or normalise_locale(event.locale_hint)):
+            return Reply(
+                _("Sorry, something went wrong on our side. Nothing you sent was lost; "
+                  "please send your last message again in a moment."),
+                chat_id=event.chat_id,
+            )
+
+    # ------------------------------------------------------------------ the turn
+    async def _turn(self, event: Event, *, resume: bool) -> list[Reply]:
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            conv = await uow.conversations.load(event.channel, event.user_id)
+            if conv is None:
+                if resume:
+                    return []
+                conv = Conversation(channel=event.channel, user_id=event.user_id)
+            if event.display_name:
+                conv.display_name = normalise(event.display_name)[:100]
+            locale = conv.locale or normalise_locale(event.locale_hint)
+            with using_locale(locale):
+                turn = Turn(
+                    conv=conv,
+                    campaign=self.campaign,
+                    units=self.units,
+                    uow=uow,
+                    now=now,
+                    chat_id=event.chat_id,
+                    flows=FLOWS,
+                )
+                if resume:
+                    await self._resume(turn)
+                else:
+                    await self._route(turn, event)
+            await uow.conversations.save(conv, now)
+            await uow.commit()
+        return turn.replies
+
+    async def _resume(self, turn: Turn) -> None:
+        if turn.spec() is None:
+            await go_to_menu(turn) if turn.conv.unit_code else await start_onboarding(turn)
+            return
+        await turn.ask(preface=_("Welcome back! We were here:"))
+
+    async def _route(self, turn: Turn, event: Event) -> None:
+        text = normalise(event.text or "")
+        command = parse_command(text) if text and not event.choice else None
+        if command is not None:
+            await self._command(turn, command)
+            return
+        conv = turn.conv
+        spec = turn.spec()
+        if conv.locale is None or spec is None:
+            # A first contact, or a conversation whose step no longer exists.
+            if conv.locale is None or conv.unit_code is None:
+                await start_onboarding(turn)
+            else:
+                await go_to_menu(turn)
+            return
+        answer = await self._answer(turn, event, text)
+        if answer is not None:
+            await spec.handle(turn, answer)
+
+    async def _answer(self, turn: Turn, event: Event, text: str) -> Answer | None:
+        """Turn the raw event into a valid answer to the current step, or re-ask and say why."""
+        offered = [(code, label) for code, label in turn.conv.options]
+        spec = turn.spec()
+        assert spec is not None
+        if event.choice is not None:
+            if event.choice in {code for code, _label in offered}:
+                return Answer(choice=event.choice)
+            await turn.retry(_("That button belongs to an earlier question. "
+                               "Please answer this one:"))
+            return None
+        if event.attachment is not None:
+            if spec.takes_attachment:
+                return Answer(attachment=event.attachment, text=text)
+            await turn.retry(_("I can't use a file here. Please answer with text:"))
+            return None
+        if not text:
+            await turn.retry(_("I only understand text messages here. Please type your answer:"))
+            return None
+        if offered:
+            code = match_option(text, offered)
+            if code is not None:
+                return Answer(choice=code, text=text)
+            if not turn.state.get("free_text", True):
+                await turn.retry(
+                    _("Please choose one of the options: answer with its number "
+                      "(1 to {count}) or its name.").format(count=len(offered))
+                )
+                return None
+        return Answer(text=text)
+
+    async def _command(self, turn: Turn, command: Command) -> None:
+        conv = turn.conv
+        if command.name not in _COMMANDS:
+            if turn.spec() is not None:
+                await turn.retry(_("I don't know that command.") + "\n\n" + _(COMMANDS_HELP))
+            else:
+                turn.say(_("I don't know that command.") + "\n\n" + _(COMMANDS_HELP))
+            return
+        if command.name == "start" or conv.locale is None or conv.unit_code is None:
+            if conv.locale is None or conv.unit_code is None or command.argument:
+                await self._leave(turn)
+                await start_onboarding(turn, join_argument=command.argument)
+                return
+        match command.name:
+            case "help":
+                spec = turn.spec()
+                step_help = _(spec.help) + "\n\n" if spec is not None and spec.help else ""
+                if spec is not None:
+                    await turn.ask(preface=step_help + _(COMMANDS_HELP))
+                else:
+                    turn.say(_(COMMANDS_HELP))
+            case "lang":
+                turn.state["return_to"] = [conv.flow, conv.step] if turn.spec() else None
+                await turn.go("onboarding", "language", remember=False)
+            case "back":
+                previous = turn.pop_history()
+                if previous is None:
+                    await turn.retry(_("There is no earlier question to go back to."))
+                else:
+                    await turn.go(*previous, remember=False)
+            case "cancel":
+                if conv.flow == "submission" and turn.state.get("draft"):
+                    await turn.go("submission", "confirm_cancel")
+                else:
+                    await self._leave(turn)
+                    turn.say(_("Stopped."))
+                    await go_to_menu(turn)
+            case "new":
+                await self._leave(turn)
+                await turn.go("submission", "start", remember=False)
+            case "list" | "mine":
+                await self._leave(turn)
+                await turn.go("mine", "list", remember=False)
+            case _:  # "start" for a known person, "menu"
+                await self._leave(turn)
+                await go_to_menu(turn)
+
+    async def _leave(self, turn: Turn) -> None:
+        """Let the current flow keep what matters (a draft) before going elsewhere."""
+        flow = FLOWS.get(turn.conv.flow or "")
+        if flow is not None and flow.on_leave is not None:
+            await flow.on_leave(turn)

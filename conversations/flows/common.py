@@ -1,0 +1,94 @@
+"""Pieces several flows share: the main menu, the campaign's status line, option helpers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+
+from conversations.i18n import N_, _, format_datetime, ngettext
+from conversations.messages import Option
+from conversations.turn import Answer, Flow, Prompt, StepSpec, Turn
+
+
+class MenuStep(StrEnum):
+    MAIN = "main"
+
+
+async def go_to_menu(turn: Turn) -> None:
+    """Finish whatever was going on: the way back starts afresh from the menu."""
+    turn.forget_history()
+    for key in ("return_to", "warn", "open_id", "unit_matches", "join_code"):
+        turn.state.pop(key, None)
+    await turn.go("menu", MenuStep.MAIN, remember=False)
+
+
+def campaign_status(turn: Turn) -> str:
+    """One line: which phase is open and until when, or when the next one opens."""
+    campaign, now = turn.campaign, turn.now
+    phase = campaign.phase_open_at(now)
+    tz = str(campaign.tz)
+    if phase is not None:
+        days = (phase.last_day - turn.today).days
+        left = (
+            _("today is the last day")
+            if days == 0
+            else ngettext("{days} day left", "{days} days left", days).format(days=days)
+        )
+        return _("{phase} is open until {closes} ({left}).").format(
+            phase=phase.name.get(),
+            closes=format_datetime(phase.closes - timedelta(minutes=1), tz),
+            left=left,
+        )
+    upcoming = campaign.next_phase_after(now)
+    if upcoming is not None:
+        return _("Submissions are closed now; {phase} opens at {opens}.").format(
+            phase=upcoming.name.get(), opens=format_datetime(upcoming.opens, tz)
+        )
+    return _("The program has ended: no more submissions are accepted.")
+
+
+def yes_no_options() -> list[Option]:
+    return [Option("yes", _("Yes")), Option("no", _("No"))]
+
+
+async def _menu_prompt(turn: Turn) -> Prompt:
+    unit = turn.units.get(turn.conv.unit_code or "")
+    lines = [_("What would you like to do?")]
+    if unit is not None:
+        lines.append(_("Your union: {unit}").format(unit=unit.name))
+    lines.append(campaign_status(turn))
+    return Prompt(
+        "\n".join(lines),
+        [
+            Option("new", _("✍️ New initiative")),
+            Option("list", _("📋 My initiatives")),
+            Option("unit", _("🏢 Change my union")),
+            Option("lang", _("🌐 Language / Ngôn ngữ")),
+        ],
+        free_text=False,
+    )
+
+
+async def _menu_handle(turn: Turn, answer: Answer) -> None:
+    match answer.choice:
+        case "new":
+            await turn.go("submission", "start", remember=False)
+        case "list":
+            await turn.go("mine", "list", remember=False)
+        case "unit":
+            await turn.go("onboarding", "unit")
+        case "lang":
+            turn.state["return_to"] = ["menu", MenuStep.MAIN]
+            await turn.go("onboarding", "language", remember=False)
+
+
+MENU = Flow(
+    "menu",
+    {
+        MenuStep.MAIN: StepSpec(
+            _menu_prompt,
+            _menu_handle,
+            help=N_("Pick what to do next by its number. /new starts a new initiative at any time."),
+        )
+    },
+)

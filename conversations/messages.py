@@ -1,0 +1,57 @@
+"""Neutral messages at the border between the engine and any messenger.
+
+Adapters turn a Telegram update, a Zalo event or a console line into an :class:`Event`, and a
+:class:`Reply` back into whatever their messenger sends. Nothing here knows a messenger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file the person sent; kept by reference (the messenger's file id), never downloaded."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+    mime_type: str = ""
+    file_name: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing a person did: typed ``text``, pressed ``choice`` or sent an ``attachment``.
+
+    ``choice`` is an option code as the messenger reported it (a callback payload): the engine
+    checks it against the options it actually offered, so a forged or stale code does nothing.
+    """
+
+    channel: str
+    user_id: str
+    chat_id: str
+    display_name: str = ""
+    text: str | None = None
+    choice: str | None = None
+    attachment: Attachment | None = None
+    is_group: bool = False
+    has_buttons: bool = False
+    locale_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A choice offered to the person: ``code`` travels back in ``Event.choice`` (≤ 64 bytes)."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to send: text, plus options to choose from (buttons or a numbered list)."""
+
+    text: str
+    options: tuple[Option, ...] = field(default=())
+    chat_id: str = ""
