@@ -15,7 +15,6 @@ from conversations.campaign import Campaign, load_campaign
 from conversations.engine import Engine
 from conversations.organisation import UnitTree
 from conversations.ports import Clock
-from storage import ConcurrentUpdate
 from storage.db import create_engine, database_url, migrate
 from storage.unit_of_work import SqlUnitOfWorkFactory
 from storage.units import count_units, import_units_csv, load_units
@@ -56,6 +55,5 @@ async def build_app(
         units=UnitTree(await load_units(db)),
         uow_factory=SqlUnitOfWorkFactory(db),
         clock=clock,
-        conflict_errors=(ConcurrentUpdate,),
     )
     return App(engine=engine, db=db, campaign=campaign)

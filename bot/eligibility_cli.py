@@ -37,9 +37,7 @@ def main(path: str, campaign_path: str | None = None, lang: str = "vi") -> int:
             text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
         except OSError as error:
             return _fail(
-                _("Cannot read {path}: {reason}").format(
-                    path=path, reason=error.strerror or error
-                )
+                _("Cannot read {path}: {reason}").format(path=path, reason=error.strerror or error)
             )
         except UnicodeDecodeError:
             return _fail(_("{path} is not UTF-8 text.").format(path=path))

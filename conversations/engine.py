@@ -22,17 +22,19 @@ from conversations.flows.onboarding import start_onboarding
 from conversations.i18n import N_, _, normalise_locale, using_locale
 from conversations.messages import Event, Reply
 from conversations.parsing import match_option
-from conversations.ports import Clock, Conversation, UnitDirectory, UnitOfWorkFactory
+from conversations.ports import (
+    Clock,
+    ConcurrentUpdate,
+    Conversation,
+    UnitDirectory,
+    UnitOfWorkFactory,
+)
 from conversations.text import fold, normalise
 from conversations.turn import Answer, Turn
 
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS: Final = 3
-
-
-class ConcurrentTurn(Exception):
-    """Raised by a repository when another turn saved the same conversation first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +92,18 @@ class Engine:
         units: UnitDirectory,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        conflict_errors: tuple[type[Exception], ...] = (ConcurrentTurn,),
     ) -> None:
         self.campaign = campaign
         self.units = units
         self.uow_factory = uow_factory
         self.clock = clock
-        self._conflicts = conflict_errors
 
     async def handle(self, event: Event) -> list[Reply]:
         """Handle one event in one transaction; retried when the same person raced themselves."""
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             try:
                 return await self._turn(event, resume=False)
-            except self._conflicts:
+            except ConcurrentUpdate:
                 if attempt == MAX_TURN_ATTEMPTS:
                     raise
                 log.info("conversation changed underneath a turn; retrying (%s)", attempt)
@@ -167,7 +167,7 @@ class Engine:
             return
         conv = turn.conv
         spec = turn.spec()
-        if conv.locale is None or spec is None:
+        if spec is None:
             # A first contact, or a conversation whose step no longer exists.
             if conv.locale is None or conv.unit_code is None:
                 await start_onboarding(turn)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
+from babel.dates import get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency as _babel_format_currency
@@ -98,14 +99,24 @@ def N_(message: str) -> str:
     return message
 
 
+# Full years and zero-padded days: what Vietnamese forms and decisions use (15/03/2022).
+_DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
+_DATETIME_PATTERNS = {"vi": "HH:mm dd/MM/yyyy", "en": "d MMM yyyy, HH:mm"}
+
+
 def format_date(value: date) -> str:
-    """A date as people of the current locale write it (15/03/2022 or Mar 15, 2022)."""
-    return _babel_format_date(value, format="short" if current_locale() == "vi" else "medium",
-                              locale=current_locale())
+    """A date as people of the current locale write it: 15/03/2022 or 15 Mar 2022."""
+    locale = current_locale()
+    return _babel_format_date(value, format=_DATE_PATTERNS.get(locale, "medium"), locale=locale)
 
 
 def format_datetime(value: datetime, tz: str) -> str:
-    return _babel_format_datetime(value, format="short", tzinfo=tz, locale=current_locale())
+    """A moment in the campaign's time zone: 07:00 01/06/2022 or 1 Jun 2022, 07:00."""
+    locale = current_locale()
+    return _babel_format_datetime(
+        value, format=_DATETIME_PATTERNS.get(locale, "medium"), tzinfo=get_timezone(tz),
+        locale=locale,
+    )
 
 
 def format_money(vnd: int) -> str:

@@ -14,6 +14,18 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 
+class ConcurrentUpdate(RuntimeError):
+    """Someone else saved this person since it was loaded (the version moved on): redo the turn."""
+
+
+class InitiativeNotFound(LookupError):
+    """No initiative with this id."""
+
+
+class NotADraft(ValueError):
+    """Only drafts may be deleted."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """An aware datetime: the real time, or the replayed one (``--now``)."""

@@ -39,7 +39,7 @@ from conversations.parsing import parse_yes_no
 from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient, record_to_json
 from conversations.text import has_letters_or_digits
-from conversations.turn import Answer, Flow, Prompt, StepSpec, Turn
+from conversations.turn import Answer, Flow, HandleFn, Prompt, StepSpec, Turn
 
 KEEP = "keep"
 SKIP = "skip"
@@ -163,7 +163,8 @@ def _prune(turn: Turn) -> None:
 
 
 def _findings(turn: Turn) -> list[Finding]:
-    fields = draft(turn)
+    """What the answers so far already break, as if submitted now (so dates meet windows)."""
+    fields = {**draft(turn), "submitted_at": turn.now.isoformat()}
     return early_findings(as_record(fields), turn.campaign, frozenset(fields))
 
 
@@ -462,7 +463,7 @@ async def _kind_prompt(turn: Turn) -> Prompt:
 async def _kind_help_prompt(turn: Turn) -> Prompt:
     lines = [_("The seven kinds, with examples:")]
     for number, kind in enumerate(turn.campaign.kinds, start=1):
-        examples = "; ".join(kind.examples.get_list()) if hasattr(kind.examples, "get_list") else ""
+        examples = "; ".join(example.get() for example in kind.examples)
         line = f"\n{number}. {kind.name.get()} – {kind.description.get()}"
         if examples:
             line += "\n   " + _("e.g. {examples}").format(examples=examples)
@@ -712,8 +713,8 @@ async def _warn_handle(turn: Turn, answer: Answer) -> None:
 
 
 def rule_citation(turn: Turn, rule: str) -> str:
-    """"IV.2.1 – New in the unit and recognised…": the rule a refusal comes from."""
-    title = turn.campaign.rule_title(rule) if hasattr(turn.campaign, "rule_title") else None
+    """"rule IV.2.1 – New in the unit and recognised…": where a refusal comes from."""
+    title = turn.campaign.rule_title(rule)
     return _("rule {rule}").format(rule=rule) + (f" – {title}" if title else "")
 
 
@@ -734,11 +735,8 @@ def display_value(turn: Turn, field: str, value: Any) -> str:
                     return str(sub.name.get())
             return str(value)
         case "research_level":
-            return {
-                "province": _("Province level"),
-                "ministry": _("Ministry level"),
-                "sector": _("Sector level"),
-            }.get(value, str(value))
+            level = campaign.research_level(value)
+            return level.name.get() if level else str(value)
         case "recognized_by":
             return {
                 "council": _("the Initiative Council"),
@@ -916,18 +914,28 @@ _APPLICATION_OPTIONS = lambda: [  # noqa: E731
     Option("trial", _("Applied on trial")),
     Option("none", _("Not applied yet")),
 ]
-_RESEARCH_LEVEL_OPTIONS = lambda: [  # noqa: E731
-    Option("province", _("Province level")),
-    Option("ministry", _("Ministry level")),
-    Option("sector", _("Sector level")),
-]
 
 
-async def _sub_kind_handle(turn: Turn, answer: Answer) -> None:
-    if answer.choice == KEEP:
-        await _advance(turn, Step.SUB_KIND)
-        return
-    await _accept(turn, Step.SUB_KIND, answer.choice)
+def _sub_kind_handle_for(step: Step) -> HandleFn:
+    async def handle(turn: Turn, answer: Answer) -> None:
+        if answer.choice == KEEP:
+            await _advance(turn, step)
+            return
+        await _accept(turn, step, answer.choice)
+
+    return handle
+
+
+_sub_kind_handle = _sub_kind_handle_for(Step.SUB_KIND)
+
+
+async def _research_level_prompt(turn: Turn) -> Prompt:
+    options = [Option(level.code, level.name.get()) for level in turn.campaign.research_levels]
+    return _choice_prompt(
+        turn, Step.RESEARCH_LEVEL,
+        _counter(turn, Step.RESEARCH_LEVEL) + _("At which level is the research topic (IV.1.7)?"),
+        options,
+    )
 
 
 STEPS: dict[str, StepSpec] = {
@@ -948,10 +956,9 @@ STEPS: dict[str, StepSpec] = {
         _sub_kind_prompt, _sub_kind_handle,
         help=N_("Pick the form your solution takes; the examples say what each one means."),
     ),
-    Step.RESEARCH_LEVEL: _options_step(
-        Step.RESEARCH_LEVEL, N_("At which level is the research topic (IV.1.7)?"),
-        _RESEARCH_LEVEL_OPTIONS,
-        N_("Only research topics at province or ministry/sector level take part."),
+    Step.RESEARCH_LEVEL: StepSpec(
+        _research_level_prompt, _sub_kind_handle_for(Step.RESEARCH_LEVEL),
+        help=N_("Only research topics at province or ministry/sector level take part."),
     ),
     Step.SUMMARY: _text_step(
         Step.SUMMARY,

@@ -1,0 +1,452 @@
+"""The campaign definition: phases, windows, kinds, targets and rule texts, loaded from TOML.
+
+The program is data, not code: ``campaigns/default.toml`` holds the 2022–2023 Bắc Kạn plan,
+and another federation (or a follow-up program) ships its own file without touching Python.
+Text a person reads is a table of every supported language (``{ vi = "…", en = "…" }``); a
+file missing one of :data:`conversations.i18n.LOCALES` anywhere is refused, naming the key.
+
+Windows are aware datetimes with the end exclusive (``closes``): "before 24:00 31/05/2022" is
+``closes = 2022-06-01T00:00:00+07:00``. Counting periods are inclusive dates.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from conversations.i18n import DEFAULT_LOCALE, LOCALES, current_locale
+from conversations.record import KindCode, ResearchLevel
+
+DEFAULT_CAMPAIGN = "default.toml"
+
+
+class CampaignError(ValueError):
+    """A campaign file that cannot be used; the message names the file and the key path."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalText:
+    """One text in every supported language, as ``(locale, text)`` pairs."""
+
+    texts: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, texts: Mapping[str, str]) -> LocalText:
+        return cls(tuple(texts.items()))
+
+    def get(self, locale: str | None = None) -> str:
+        """The text in ``locale`` (default: the current turn's), else in the default locale."""
+        wanted = locale or current_locale()
+        table = dict(self.texts)
+        return table.get(wanted) or table.get(DEFAULT_LOCALE) or next(iter(table.values()), "")
+
+    def __str__(self) -> str:
+        return self.get()
+
+
+@dataclass(frozen=True, slots=True)
+class DatePeriod:
+    """Inclusive dates."""
+
+    start: date
+    end: date
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """A submission window (``opens`` ≤ t < ``closes``) and the recognition dates it counts."""
+
+    number: int
+    name: LocalText
+    opens: datetime
+    closes: datetime
+    counts_from: date
+    counts_until: date
+    last_day: date
+
+    def is_open_at(self, moment: datetime) -> bool:
+        return self.opens <= _aware(moment) < self.closes
+
+    @property
+    def counting_period(self) -> DatePeriod:
+        return DatePeriod(self.counts_from, self.counts_until)
+
+
+@dataclass(frozen=True, slots=True)
+class SubKind:
+    code: str
+    name: LocalText
+    example: LocalText
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One of the kinds of initiative (IV.1), with plain-language help to pick it."""
+
+    code: str
+    section: str
+    name: LocalText
+    description: LocalText
+    examples: tuple[LocalText, ...]
+    sub_kinds: tuple[SubKind, ...] = ()
+
+    def sub_kind(self, code: str) -> SubKind | None:
+        return next((s for s in self.sub_kinds if s.code == code), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ResearchLevelInfo:
+    code: str
+    name: LocalText
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    total: int
+    per_grassroots_unit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A whole program as data. Moments passed in must be aware datetimes."""
+
+    id: str
+    name: LocalText
+    plan: LocalText
+    timezone: str
+    tz: ZoneInfo
+    targets: Targets
+    phases: tuple[Phase, ...]
+    accept_earlier_recognition: bool
+    application_period: DatePeriod
+    research_since: date
+    review_days: int
+    kinds: tuple[Kind, ...]
+    research_levels: tuple[ResearchLevelInfo, ...]
+    sections: tuple[tuple[str, LocalText], ...]
+
+    def phase(self, number: int) -> Phase | None:
+        return next((p for p in self.phases if p.number == number), None)
+
+    def phase_open_at(self, moment: datetime) -> Phase | None:
+        """The phase accepting submissions at ``moment``, if any."""
+        moment = _aware(moment)
+        return next((p for p in self.phases if p.opens <= moment < p.closes), None)
+
+    def next_phase_after(self, moment: datetime) -> Phase | None:
+        """The first phase opening after ``moment`` (strictly later)."""
+        moment = _aware(moment)
+        return next((p for p in self.phases if p.opens > moment), None)
+
+    def has_ended(self, moment: datetime) -> bool:
+        return _aware(moment) >= self.phases[-1].closes
+
+    @property
+    def opens(self) -> datetime:
+        return self.phases[0].opens
+
+    @property
+    def closes(self) -> datetime:
+        return self.phases[-1].closes
+
+    def local_date(self, moment: datetime) -> date:
+        """The calendar day of ``moment`` in the campaign's time zone."""
+        return _aware(moment).astimezone(self.tz).date()
+
+    def counting_periods(self, phase: Phase) -> tuple[DatePeriod, ...]:
+        """Recognition dates ``phase`` accepts, merged: its own period, plus every earlier
+        phase's when ``accept_earlier_recognition`` is set."""
+        periods = sorted(
+            (
+                p.counting_period
+                for p in self.phases
+                if p.number == phase.number
+                or (self.accept_earlier_recognition and p.opens < phase.opens)
+            ),
+            key=lambda period: period.start,
+        )
+        merged: list[DatePeriod] = []
+        for period in periods:
+            if merged and period.start <= merged[-1].end + timedelta(days=1):
+                last = merged[-1]
+                merged[-1] = DatePeriod(last.start, max(last.end, period.end))
+            else:
+                merged.append(period)
+        return tuple(merged)
+
+    def kind(self, code: str) -> Kind | None:
+        return next((k for k in self.kinds if k.code == code), None)
+
+    def research_level(self, code: str) -> ResearchLevelInfo | None:
+        return next((r for r in self.research_levels if r.code == code), None)
+
+    def section(self, code: str) -> LocalText | None:
+        """A short title of the plan section ``code`` (``"IV.2.1"``), for citing a rule."""
+        found = dict(self.sections).get(code)
+        if found is None:
+            kind = next((k for k in self.kinds if k.section == code), None)
+            found = kind.name if kind else None
+        return found
+
+    def rule_title(self, code: str, locale: str | None = None) -> str | None:
+        """The title of section ``code`` in ``locale`` (default: the current one), if known."""
+        title = self.section(code)
+        return title.get(locale) if title else None
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"a campaign needs an aware datetime, got naive {moment.isoformat()}")
+    return moment
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table being read: every key must be used, every error names its path."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, source: str) -> None:
+        self.data, self.path, self.source = data, path, source
+        self.used: set[str] = set()
+
+    def where(self, key: str | int) -> str:
+        if isinstance(key, int):
+            return f"{self.path}[{key}]"
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str | int, problem: str) -> CampaignError:
+        return CampaignError(f"{self.source}: {self.where(key)}: {problem}")
+
+    def raw(self, key: str, default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.data:
+            if default is ...:
+                raise self.fail(key, "missing")
+            return default
+        return self.data[key]
+
+    def string(self, key: str) -> str:
+        value = self.raw(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "must be non-empty text")
+        return value
+
+    def integer(self, key: str, *, minimum: int = 0) -> int:
+        value = self.raw(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"must be a whole number ≥ {minimum}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def day(self, key: str) -> date:
+        value = self.raw(key)
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise self.fail(key, "must be a date (YYYY-MM-DD)")
+        return value
+
+    def moment(self, key: str) -> datetime:
+        value = self.raw(key)
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise self.fail(key, "must be a date-time with an offset (2022-01-08T07:00:00+07:00)")
+        return value
+
+    def table(self, key: str) -> _Table:
+        value = self.raw(key)
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return _Table(value, self.where(key), self.source)
+
+    def tables(self, key: str, *, default: list[Any] | None = None) -> list[_Table]:
+        value = self.raw(key, default if default is not None else ...)
+        if not isinstance(value, list) or (not value and default is None):
+            raise self.fail(key, "must be a non-empty array of tables")
+        where = self.where(key)
+        out = []
+        for index, item in enumerate(value):
+            if not isinstance(item, Mapping):
+                raise CampaignError(f"{self.source}: {where}[{index}]: must be a table")
+            out.append(_Table(item, f"{where}[{index}]", self.source))
+        return out
+
+    def text(self, key: str) -> LocalText:
+        return _local_text(self.raw(key), self.where(key), self.source)
+
+    def texts(self, key: str) -> tuple[LocalText, ...]:
+        value = self.raw(key)
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "must be a non-empty array of texts")
+        return tuple(
+            _local_text(item, f"{self.where(key)}[{i}]", self.source)
+            for i, item in enumerate(value)
+        )
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key")
+
+
+def _local_text(value: Any, path: str, source: str) -> LocalText:
+    if not isinstance(value, Mapping):
+        raise CampaignError(
+            f"{source}: {path}: must be a table of texts by language ({', '.join(LOCALES)})"
+        )
+    for locale in LOCALES:
+        text = value.get(locale)
+        if text is None:
+            raise CampaignError(f'{source}: {path}: missing the "{locale}" text')
+        if not isinstance(text, str) or not text.strip():
+            raise CampaignError(f"{source}: {path}.{locale}: must be non-empty text")
+    for locale, text in value.items():
+        if not isinstance(text, str):
+            raise CampaignError(f"{source}: {path}.{locale}: must be text")
+    return LocalText.of(value)
+
+
+def _phase(t: _Table, tz: ZoneInfo) -> Phase:
+    # Shown in the campaign's zone whatever offset the file used.
+    opens, closes = t.moment("opens").astimezone(tz), t.moment("closes").astimezone(tz)
+    if closes <= opens:
+        raise t.fail("closes", "must be after opens")
+    counts_from, counts_until = t.day("counts_from"), t.day("counts_until")
+    if counts_until < counts_from:
+        raise t.fail("counts_until", "must not be before counts_from")
+    phase = Phase(
+        number=t.integer("number", minimum=1),
+        name=t.text("name"),
+        opens=opens,
+        closes=closes,
+        counts_from=counts_from,
+        counts_until=counts_until,
+        last_day=(closes - timedelta(microseconds=1)).astimezone(tz).date(),
+    )
+    t.done()
+    return phase
+
+
+def _kind(t: _Table) -> Kind:
+    code = t.string("code")
+    if code not in set(KindCode):
+        raise t.fail("code", f"must be one of {', '.join(KindCode)}")
+    subs = []
+    for s in t.tables("sub_kinds", default=[]):
+        subs.append(SubKind(code=s.string("code"), name=s.text("name"), example=s.text("example")))
+        s.done()
+    if len({s.code for s in subs}) != len(subs):
+        raise t.fail("sub_kinds", "codes must be unique")
+    kind = Kind(
+        code=code,
+        section=t.string("section"),
+        name=t.text("name"),
+        description=t.text("description"),
+        examples=t.texts("examples"),
+        sub_kinds=tuple(subs),
+    )
+    t.done()
+    return kind
+
+
+def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
+    top = _Table(data, "", source)
+    timezone = top.string("timezone")
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise top.fail("timezone", f"unknown time zone {timezone!r}") from None
+
+    targets_t = top.table("targets")
+    targets = Targets(
+        total=targets_t.integer("total", minimum=1),
+        per_grassroots_unit=targets_t.integer("per_grassroots_unit"),
+    )
+    targets_t.done()
+
+    phases = tuple(_phase(t, tz) for t in top.tables("phases"))
+    for index, phase in enumerate(phases):
+        if phase.number != index + 1:
+            raise CampaignError(f"{source}: phases[{index}].number: must be {index + 1}")
+        if index and phase.opens < phases[index - 1].closes:
+            raise CampaignError(
+                f"{source}: phases[{index}].opens: must not be before phase {index} closes"
+            )
+
+    rules = top.table("rules")
+    application = rules.table("application_period")
+    application_period = DatePeriod(application.day("from"), application.day("until"))
+    if application_period.end < application_period.start:
+        raise application.fail("until", "must not be before from")
+    application.done()
+    accept_earlier = rules.flag("accept_earlier_recognition", False)
+    research_since = rules.day("research_since")
+    review_days = rules.integer("review_days", minimum=1)
+    rules.done()
+
+    kinds = tuple(_kind(t) for t in top.tables("kinds"))
+    if len({k.code for k in kinds}) != len(kinds):
+        raise top.fail("kinds", "codes must be unique")
+
+    levels = []
+    for t in top.tables("research_levels"):
+        code = t.string("code")
+        if code not in set(ResearchLevel):
+            raise t.fail("code", f"must be one of {', '.join(ResearchLevel)}")
+        levels.append(ResearchLevelInfo(code=code, name=t.text("name")))
+        t.done()
+
+    sections_t = top.table("sections")
+    sections = tuple((str(code), sections_t.text(str(code))) for code in sections_t.data)
+    sections_t.done()
+
+    campaign = Campaign(
+        id=top.string("id"),
+        name=top.text("name"),
+        plan=top.text("plan"),
+        timezone=timezone,
+        tz=tz,
+        targets=targets,
+        phases=phases,
+        accept_earlier_recognition=accept_earlier,
+        application_period=application_period,
+        research_since=research_since,
+        review_days=review_days,
+        kinds=kinds,
+        research_levels=tuple(levels),
+        sections=sections,
+    )
+    top.done()
+    return campaign
+
+
+def load_campaign(path: str | Path | None = None) -> Campaign:
+    """Read and validate a campaign file; ``None`` loads the shipped default campaign."""
+    try:
+        if path is None:
+            source = f"campaigns/{DEFAULT_CAMPAIGN}"
+            raw = resources.files("conversations").joinpath(source).read_bytes()
+        else:
+            source = str(path)
+            raw = Path(path).read_bytes()
+    except OSError as error:
+        raise CampaignError(f"{source}: cannot read: {error.strerror or error}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CampaignError(f"{source}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise CampaignError(f"{source}: not valid TOML: {error}") from None
+    return _campaign(data, source)

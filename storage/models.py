@@ -1,0 +1,168 @@
+"""The tables, as SQLAlchemy 2.0 declarative models.
+
+A person's conversation lives in their ``people`` row (flow, step, state, options), so a turn
+reads one row and writes one row. ``identities`` maps a messenger account to a person, so a
+Telegram and a Zalo account can later be linked to the same person. The schema itself is made
+by the Alembic migrations; these models must stay equal to them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar, cast
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from conversations.ports import Status, UnitLevel
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+LEVELS = tuple(level.value for level in UnitLevel)
+STATUSES = tuple(status.value for status in Status)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every back end (SQLite included).
+
+    SQLite keeps no offset, so the value is stored as naive UTC and given UTC back on the way
+    out; a naive datetime is refused rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: only aware datetimes are stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint("target IS NULL OR target >= 0", name="target_not_negative"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(Text)
+    parent_code: Mapped[str | None] = mapped_column(Text, ForeignKey("units.code"))
+    target: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class PersonRow(Base):
+    __tablename__ = "people"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    display_name: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    locale: Mapped[str | None] = mapped_column(Text)
+    unit_code: Mapped[str | None] = mapped_column(Text, ForeignKey("units.code"))
+    flow: Mapped[str | None] = mapped_column(Text)
+    step: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
+    options: Mapped[list[list[str]]] = mapped_column(JSON, server_default=text("'[]'"))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IdentityRow(Base):
+    __tablename__ = "identities"
+    __table_args__ = (Index("ix_identities_person_id", "person_id"),)
+
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+
+
+class InitiativeRow(Base):
+    __tablename__ = "initiatives"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        Index("ix_initiatives_unit_code_status", "unit_code", "status"),
+        Index("ix_initiatives_person_id", "person_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    unit_code: Mapped[str] = mapped_column(Text, ForeignKey("units.code"))
+    status: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, server_default=text("''"))
+    kind: Mapped[str | None] = mapped_column(Text)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "status_changes"
+    __table_args__ = (
+        Index("ix_status_changes_initiative_id", "initiative_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    initiative_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("initiatives.id", ondelete="CASCADE")
+    )
+    from_status: Mapped[str | None] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    actor_person_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("people.id"))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+# Core handles on the tables: the repositories build plain statements on them (no ORM
+# identity map or unit of work in the hot path of a turn).
+units = cast(Table, UnitRow.__table__)
+people = cast(Table, PersonRow.__table__)
+identities = cast(Table, IdentityRow.__table__)
+initiatives = cast(Table, InitiativeRow.__table__)
+status_changes = cast(Table, StatusChangeRow.__table__)
