@@ -34,6 +34,7 @@ extract: $(STAMP)
 
 update-catalogs: extract
 	$(BIN)/pybabel update -D messages -i locales/messages.pot -d locales --no-fuzzy-matching
+	$(BIN)/python scripts/fill_english_catalog.py locales/en/LC_MESSAGES/messages.po
 
 lint: setup
 	$(BIN)/ruff check .

@@ -248,10 +248,10 @@ class Engine:
                     await go_to_menu(turn)
             case "new":
                 await self._leave(turn)
-                await turn.go("submission", "start", remember=False)
+                await turn.start_flow("submission")
             case "list" | "mine":
                 await self._leave(turn)
-                await turn.go("mine", "list", remember=False)
+                await turn.start_flow("mine")
             case _:  # "start" for a known person, "menu"
                 await self._leave(turn)
                 await go_to_menu(turn)

@@ -55,16 +55,21 @@ class StepSpec:
     takes_attachment: bool = False
 
 
-LeaveFn = Callable[["Turn"], Awaitable[None]]
+HookFn = Callable[["Turn"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """A named set of steps; ``on_leave`` runs when the person goes elsewhere mid-flow."""
+    """A named set of steps.
+
+    ``start`` begins the flow (default: ask its first step); ``on_leave`` runs when the person
+    goes elsewhere mid-flow, so the flow can keep what matters (a draft).
+    """
 
     name: str
     steps: dict[str, StepSpec]
-    on_leave: LeaveFn | None = None
+    start: HookFn | None = None
+    on_leave: HookFn | None = None
 
 
 @dataclass
@@ -107,10 +112,10 @@ class Turn:
 
     async def go(self, flow: str, step: str, *, remember: bool = True) -> None:
         """Move to ``flow``/``step`` and ask its question."""
-        spec = self.spec(flow, step)
-        if spec is None:
+        if self.spec(flow, step) is None:
             raise LookupError(f"no step {flow}/{step}")
-        if remember and spec.remembered and self.conv.flow and self.conv.step:
+        leaving = self.spec()
+        if remember and leaving is not None and leaving.remembered:
             here = [self.conv.flow, self.conv.step]
             history: list[list[str]] = self.state.setdefault("history", [])
             if not history or history[-1] != here:
@@ -118,6 +123,14 @@ class Turn:
                 del history[:-MAX_HISTORY]
         self.conv.flow, self.conv.step = flow, step
         await self.ask()
+
+    async def start_flow(self, name: str) -> None:
+        """Begin flow ``name`` from its start, by name, so flows need not import each other."""
+        flow = self.flows[name]
+        if flow.start is not None:
+            await flow.start(self)
+        else:
+            await self.go(name, next(iter(flow.steps)), remember=False)
 
     async def ask(self, preface: str | None = None) -> None:
         """Ask the current step's question again (after a miss, a help text, a restart)."""

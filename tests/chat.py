@@ -89,6 +89,9 @@ class Chat:
 
     async def press(self, label_part: str) -> str:
         """Press the option of the last question whose label contains ``label_part``."""
-        matches = [o for o in self.last.options if label_part.casefold() in o.label.casefold()]
+        wanted = label_part.casefold()
+        matches = [o for o in self.last.options if o.label.casefold() == wanted] or [
+            o for o in self.last.options if wanted in o.label.casefold()
+        ]
         assert len(matches) == 1, f"{label_part!r} not unique in {self.labels()}"
         return await self.send(choice=matches[0].code)

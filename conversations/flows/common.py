@@ -72,9 +72,9 @@ async def _menu_prompt(turn: Turn) -> Prompt:
 async def _menu_handle(turn: Turn, answer: Answer) -> None:
     match answer.choice:
         case "new":
-            await turn.go("submission", "start", remember=False)
+            await turn.start_flow("submission")
         case "list":
-            await turn.go("mine", "list", remember=False)
+            await turn.start_flow("mine")
         case "unit":
             await turn.go("onboarding", "unit")
         case "lang":

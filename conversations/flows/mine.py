@@ -78,7 +78,7 @@ async def _list_handle(turn: Turn, answer: Answer) -> None:
         turn.state["list_offset"] = int(turn.state.get("list_offset", 0)) + PAGE
         await turn.ask()
     elif choice == "new":
-        await turn.go("submission", "start", remember=False)
+        await turn.start_flow("submission")
     elif choice.startswith("i") and choice[1:].isdigit():
         turn.state["open_id"] = int(choice[1:])
         await turn.go("mine", Step.ITEM)
@@ -150,9 +150,15 @@ async def _item_handle(turn: Turn, answer: Answer) -> None:
         await turn.retry(_("That can't be done with this initiative any more."))
 
 
+async def start(turn: Turn) -> None:
+    turn.state.pop("list_offset", None)
+    await turn.go("mine", Step.LIST, remember=False)
+
+
 MINE = Flow(
     "mine",
-    {
+    start=start,
+    steps={
         Step.LIST: StepSpec(_list_prompt, _list_handle),
         Step.ITEM: StepSpec(_item_prompt, _item_handle),
     },

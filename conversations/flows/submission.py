@@ -2,7 +2,7 @@
 
 ::
 
-    START ─▶ TITLE ─▶ KIND ⇄ KIND_HELP ─▶ [SUB_KIND] ─▶ [RESEARCH_LEVEL] ─▶ SUMMARY ─▶ ORIGIN
+    start ─▶ TITLE ─▶ KIND ⇄ KIND_HELP ─▶ [SUB_KIND] ─▶ [RESEARCH_LEVEL] ─▶ SUMMARY ─▶ ORIGIN
       ─▶ RECOGNIZED_BY ─▶ [RECOGNIZED_ON ─▶ DECISION_NO] ─▶ NOVEL ─▶ APPLICATION ─▶ [APPLIED_ON]
       ─▶ [RESEARCH_ACCEPTED_ON ─▶ EFFECT_CONFIRMED] ─▶ ECONOMIC_BENEFIT ─▶ [VALUE_VND]
       ─▶ SOCIAL_BENEFIT ─▶ AUTHOR_NAME ─▶ AUTHOR_SHARE ─▶ AUTHOR_MORE ─(several)─▶ AUTHOR_LEAD
@@ -47,7 +47,6 @@ MAX_AUTHORS = 20
 
 
 class Step(StrEnum):
-    START = "start"
     TITLE = "title"
     KIND = "kind"
     KIND_HELP = "kind_help"
@@ -303,10 +302,6 @@ def _counter(turn: Turn, step: Step) -> str:
     return _("Question {n} of {total}").format(n=steps.index(step) + 1, total=len(steps)) + "\n"
 
 
-async def _start_prompt(turn: Turn) -> Prompt:  # never shown: START moves on at once
-    return Prompt("")
-
-
 async def start(turn: Turn) -> None:
     """A new initiative: say where the campaign stands, then ask for the name."""
     _clear(turn)
@@ -320,10 +315,6 @@ async def start(turn: Turn) -> None:
         turn.say(_("Let's register your initiative. It takes about 5 minutes; you can stop at "
                    "any time and continue later.") + "\n" + campaign_status(turn))
     await turn.go("submission", Step.TITLE, remember=False)
-
-
-async def _start_handle(turn: Turn, answer: Answer) -> None:
-    await start(turn)
 
 
 def _text_step(
@@ -939,7 +930,6 @@ async def _research_level_prompt(turn: Turn) -> Prompt:
 
 
 STEPS: dict[str, StepSpec] = {
-    Step.START: StepSpec(_start_prompt, _start_handle),
     Step.TITLE: _text_step(
         Step.TITLE, N_("What is the name of your initiative? (5 to 200 characters)"),
         minimum=5, maximum=200,
@@ -1065,4 +1055,4 @@ STEPS: dict[str, StepSpec] = {
     Step.CONFIRM_CANCEL: StepSpec(_cancel_prompt, _cancel_handle, remembered=False),
 }
 
-SUBMISSION = Flow("submission", STEPS, on_leave=on_leave)
+SUBMISSION = Flow("submission", STEPS, start=start, on_leave=on_leave)
