@@ -38,8 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _console(settings: Settings, user: str | None, now: str | None,
-                   lang: str | None) -> int:
+async def _console(settings: Settings, user: str | None, now: str | None, lang: str | None) -> int:
     from bot.app import build_app
     from bot.console import ConsoleChat
 
@@ -68,8 +67,7 @@ async def _units_import(settings: Settings, path: str) -> int:
         return 2
     finally:
         await db.dispose()
-    print(f"units: {report.added} added, {report.updated} updated, "
-          f"{report.unchanged} unchanged")
+    print(f"units: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
     return 0
 
 
@@ -98,8 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         case _:  # "run" or nothing
             now = getattr(args, "now", None)
             if settings.telegram_token:
-                print("TELEGRAM_BOT_TOKEN is set, but the Telegram adapter is not built yet; "
-                      "starting the console chat instead.", file=sys.stderr)
+                print(
+                    "TELEGRAM_BOT_TOKEN is set, but the Telegram adapter is not built yet; "
+                    "starting the console chat instead.",
+                    file=sys.stderr,
+                )
             return asyncio.run(_console(settings, None, now, None))
 
 

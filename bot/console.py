@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 def render(reply: Reply) -> str:
     lines = [reply.text]
-    lines += [f"  {number}. {option.label}" for number, option in
-              enumerate(reply.options, start=1)]
+    lines += [
+        f"  {number}. {option.label}" for number, option in enumerate(reply.options, start=1)
+    ]
     return "\n".join(lines)
 
 
@@ -38,8 +39,12 @@ class ConsoleChat:
 
     def _event(self, text: str) -> Event:
         return Event(
-            channel=CHANNEL, user_id=self.user, chat_id=self.user, display_name=self.user,
-            text=text, locale_hint=self.lang,
+            channel=CHANNEL,
+            user_id=self.user,
+            chat_id=self.user,
+            display_name=self.user,
+            text=text,
+            locale_hint=self.lang,
         )
 
     def _show(self, replies: list[Reply]) -> None:

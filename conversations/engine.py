@@ -118,8 +118,10 @@ class Engine:
         """What an adapter says when a turn failed unexpectedly (nothing was saved)."""
         with using_locale(locale or normalise_locale(event.locale_hint)):
             return Reply(
-                _("Sorry, something went wrong on our side. Nothing you sent was lost; "
-                  "please send your last message again in a moment."),
+                _(
+                    "Sorry, something went wrong on our side. Nothing you sent was lost; "
+                    "please send your last message again in a moment."
+                ),
                 chat_id=event.chat_id,
             )
 
@@ -186,8 +188,9 @@ class Engine:
         if event.choice is not None:
             if event.choice in {code for code, _label in offered}:
                 return Answer(choice=event.choice)
-            await turn.retry(_("That button belongs to an earlier question. "
-                               "Please answer this one:"))
+            await turn.retry(
+                _("That button belongs to an earlier question. Please answer this one:")
+            )
             return None
         if event.attachment is not None:
             if spec.takes_attachment:
@@ -203,8 +206,10 @@ class Engine:
                 return Answer(choice=code, text=text)
             if not turn.state.get("free_text", True):
                 await turn.retry(
-                    _("Please choose one of the options: answer with its number "
-                      "(1 to {count}) or its name.").format(count=len(offered))
+                    _(
+                        "Please choose one of the options: answer with its number "
+                        "(1 to {count}) or its name."
+                    ).format(count=len(offered))
                 )
                 return None
         return Answer(text=text)
@@ -217,11 +222,12 @@ class Engine:
             else:
                 turn.say(_("I don't know that command.") + "\n\n" + _(COMMANDS_HELP))
             return
-        if command.name == "start" or conv.locale is None or conv.unit_code is None:
-            if conv.locale is None or conv.unit_code is None or command.argument:
-                await self._leave(turn)
-                await start_onboarding(turn, join_argument=command.argument)
-                return
+        onboarded = conv.locale is not None and conv.unit_code is not None
+        joining = command.name == "start" and bool(command.argument)
+        if joining or (not onboarded and command.name not in ("help", "lang")):
+            await self._leave(turn)
+            await start_onboarding(turn, join_argument=command.argument)
+            return
         match command.name:
             case "help":
                 spec = turn.spec()

@@ -114,7 +114,9 @@ def format_datetime(value: datetime, tz: str) -> str:
     """A moment in the campaign's time zone: 07:00 01/06/2022 or 1 Jun 2022, 07:00."""
     locale = current_locale()
     return _babel_format_datetime(
-        value, format=_DATETIME_PATTERNS.get(locale, "medium"), tzinfo=get_timezone(tz),
+        value,
+        format=_DATETIME_PATTERNS.get(locale, "medium"),
+        tzinfo=get_timezone(tz),
         locale=locale,
     )
 

@@ -116,7 +116,7 @@ class Turn:
             raise LookupError(f"no step {flow}/{step}")
         leaving = self.spec()
         if remember and leaving is not None and leaving.remembered:
-            here = [self.conv.flow, self.conv.step]
+            here = [self.conv.flow or "", self.conv.step or ""]
             history: list[list[str]] = self.state.setdefault("history", [])
             if not history or history[-1] != here:
                 history.append(here)
@@ -155,9 +155,14 @@ class Turn:
         while history:
             flow, step = history.pop()
             spec = self.spec(flow, step)
-            if spec is not None and spec.remembered and [flow, step] != [
-                self.conv.flow,
-                self.conv.step,
-            ]:
+            if (
+                spec is not None
+                and spec.remembered
+                and [flow, step]
+                != [
+                    self.conv.flow,
+                    self.conv.step,
+                ]
+            ):
                 return flow, step
         return None

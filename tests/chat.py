@@ -23,7 +23,9 @@ def sample_units() -> list[Unit]:
     with SAMPLE_CSV.open(encoding="utf-8-sig") as fp:
         return [
             Unit(
-                code=row["code"], name=row["name"], level=UnitLevel(row["level"]),
+                code=row["code"],
+                name=row["name"],
+                level=UnitLevel(row["level"]),
                 parent_code=row["parent_code"] or None,
                 target=int(row["target"]) if row["target"] else None,
             )
@@ -42,7 +44,9 @@ def make_engine(
     store = store if store is not None else MemoryStore(units)
     clock = clock or FixedClock(vn_time(2022, 5, 20, 9, 0))
     engine = Engine(
-        campaign=campaign or load_campaign(), units=UnitTree(units), uow_factory=store,
+        campaign=campaign or load_campaign(),
+        units=UnitTree(units),
+        uow_factory=store,
         clock=clock,
     )
     return engine, store, clock
@@ -51,19 +55,43 @@ def make_engine(
 class Chat:
     """One person; keeps every reply so tests can read what the person saw."""
 
-    def __init__(self, engine: Engine, user: str = "lan", *, name: str = "Nguyễn Thị Lan",
-                 channel: str = "test", lang: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        user: str = "lan",
+        *,
+        name: str = "Nguyễn Thị Lan",
+        channel: str = "test",
+        lang: str | None = None,
+    ) -> None:
         self.engine, self.user, self.name, self.channel, self.lang = (
-            engine, user, name, channel, lang)
+            engine,
+            user,
+            name,
+            channel,
+            lang,
+        )
         self.seen: list[Reply] = []
         self.turn: list[Reply] = []
 
-    async def send(self, text: str | None = None, *, choice: str | None = None,
-                   attachment: Attachment | None = None) -> str:
+    async def send(
+        self,
+        text: str | None = None,
+        *,
+        choice: str | None = None,
+        attachment: Attachment | None = None,
+    ) -> str:
         """Send one message; returns everything the bot answered, as one text."""
-        event = Event(channel=self.channel, user_id=self.user, chat_id=f"chat-{self.user}",
-                      display_name=self.name, text=text, choice=choice, attachment=attachment,
-                      locale_hint=self.lang)
+        event = Event(
+            channel=self.channel,
+            user_id=self.user,
+            chat_id=f"chat-{self.user}",
+            display_name=self.name,
+            text=text,
+            choice=choice,
+            attachment=attachment,
+            locale_hint=self.lang,
+        )
         self.turn = await self.engine.handle(event)
         self.seen.extend(self.turn)
         return self.text

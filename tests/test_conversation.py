@@ -233,7 +233,12 @@ async def test_research_topic_asks_level_acceptance_and_the_heads_confirmation()
     await chat.say(
         "Quy trình ủ phân vi sinh giúp giảm chi phí phân bón cho hộ nông dân trong huyện.",
         "Đề tài cấp tỉnh do trung tâm chủ trì năm 2022.",
-        "2", "1/7/2022", "15/QĐ-UBND", "có", "1", "1/8/2022",
+        "2",
+        "1/7/2022",
+        "15/QĐ-UBND",
+        "có",
+        "1",
+        "1/8/2022",
     )
     assert "research topic accepted" in chat.text
     await chat.send("20/7/2022")
@@ -445,15 +450,17 @@ BAD_INPUT = [
     (4, "summary", ["", HUGE * 2, "🎉🎉🎉", "ngắn"]),
     (5, "origin", ["", HUGE * 2, "😀😀"]),
     (6, "recognized_by", ["", "🎉", "5", "4"]),
-    (7, "recognized_on", ["", "31/02/2022", "32/1/2022", "15/13/2022", "🎉", HUGE,
-                          "1/1/2030"]),
+    (7, "recognized_on", ["", "31/02/2022", "32/1/2022", "15/13/2022", "🎉", HUGE, "1/1/2030"]),
     (8, "decision_no", ["", HUGE, "🎉"]),
     (9, "novel_in_unit", ["", "có lẽ", "3", HUGE]),
     (10, "application", ["", "9", "🎉"]),
     (11, "applied_on", ["", "29/02/2023", "hôm kia nữa", "1/1/2099"]),
     (12, "economic_benefit", ["", HUGE, "🎉"]),
-    (13, "value_vnd", ["", "-5 triệu", "âm 45 triệu", "0", "nhiều lắm", "🎉", HUGE,
-                      "99999999999 tỷ"]),
+    (
+        13,
+        "value_vnd",
+        ["", "-5 triệu", "âm 45 triệu", "0", "nhiều lắm", "🎉", HUGE, "99999999999 tỷ"],
+    ),
     (14, "social_benefit", ["", HUGE, "🎉"]),
     (15, "author_name", ["", "🎉", "x" * 500]),
     (16, "author_share", ["", "-10", "0", "150", "abc", "🎉"]),

@@ -88,8 +88,8 @@ def test_tie_goes_to_the_officer(capsys: pytest.CaptureFixture[str]) -> None:
 def test_messages_follow_the_language_option(capsys: pytest.CaptureFixture[str]) -> None:
     _, english, _ = run(capsys, "many_problems.json", lang="en")
     _, vietnamese, _ = run(capsys, "many_problems.json", lang="vi")
-    assert "Sep 1, 2023" in english
-    assert "Sep 1, 2023" not in vietnamese
+    assert "1 Sep 2023" in english
+    assert "1 Sep 2023" not in vietnamese
 
 
 def test_invalid_record_exits_2_naming_the_field(capsys: pytest.CaptureFixture[str]) -> None:

@@ -88,7 +88,9 @@ MENU = Flow(
         MenuStep.MAIN: StepSpec(
             _menu_prompt,
             _menu_handle,
-            help=N_("Pick what to do next by its number. /new starts a new initiative at any time."),
+            help=N_(
+                "Pick what to do next by its number. /new starts a new initiative at any time."
+            ),
         )
     },
 )

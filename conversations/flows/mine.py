@@ -101,10 +101,16 @@ async def _own(turn: Turn) -> StoredInitiative | None:
 async def _item_prompt(turn: Turn) -> Prompt:
     item = await _own(turn)
     if item is None:
-        return Prompt(_("That initiative is no longer there."),
-                      [Option("back", _("⬅️ Back to the list"))], free_text=False)
-    lines = [f"#{item.id} — {status_label(item.status)}", "",
-             submission.review_card(turn, item.record)]
+        return Prompt(
+            _("That initiative is no longer there."),
+            [Option("back", _("⬅️ Back to the list"))],
+            free_text=False,
+        )
+    lines = [
+        f"#{item.id} — {status_label(item.status)}",
+        "",
+        submission.review_card(turn, item.record),
+    ]
     history = await turn.uow.initiatives.history(item.id)
     if history:
         lines += ["", _("History:")]
@@ -138,7 +144,10 @@ async def _item_handle(turn: Turn, answer: Answer) -> None:
         await turn.go("mine", Step.LIST, remember=False)
     elif choice == "withdraw" and item.status is Status.SUBMITTED:
         await turn.uow.initiatives.update(
-            item.id, status=Status.WITHDRAWN, record=item.record, verdict=item.verdict,
+            item.id,
+            status=Status.WITHDRAWN,
+            record=item.record,
+            verdict=item.verdict,
             at=turn.now,
         )
         await turn.uow.initiatives.record_status(

@@ -74,14 +74,16 @@ async def _join(turn: Turn, unit: Unit) -> None:
 async def _language_prompt(turn: Turn) -> Prompt:
     text = _("Choose your language / Chọn ngôn ngữ:")
     if turn.conv.person_id is None and not turn.state.get("return_to"):
-        text = _(
-            "Hello! I am the bot of the program “01 million initiatives” of the trade unions. "
-            "I help you register your workplace initiative, check it against the program's "
-            "conditions and send it to your union."
-        ) + "\n\n" + text
-    return Prompt(
-        text, [Option(code, LANGUAGE_NAMES[code]) for code in LOCALES], free_text=False
-    )
+        text = (
+            _(
+                "Hello! I am the bot of the program “01 million initiatives” of the trade unions. "
+                "I help you register your workplace initiative, check it against the program's "
+                "conditions and send it to your union."
+            )
+            + "\n\n"
+            + text
+        )
+    return Prompt(text, [Option(code, LANGUAGE_NAMES[code]) for code in LOCALES], free_text=False)
 
 
 async def _language_handle(turn: Turn, answer: Answer) -> None:
@@ -120,8 +122,10 @@ async def _unit_handle(turn: Turn, answer: Answer) -> None:
         matches = turn.units.search(query, level=UnitLevel.GRASSROOTS, limit=MAX_MATCHES)
     if not matches:
         await turn.retry(
-            _("No grassroots union matches “{query}”. Check the code with your union officer, "
-              "or try another part of the name.").format(query=query)
+            _(
+                "No grassroots union matches “{query}”. Check the code with your union officer, "
+                "or try another part of the name."
+            ).format(query=query)
         )
         return
     turn.state["unit_matches"] = [u.code for u in matches]
@@ -153,17 +157,22 @@ ONBOARDING = Flow(
     "onboarding",
     {
         Step.LANGUAGE: StepSpec(
-            _language_prompt, _language_handle,
+            _language_prompt,
+            _language_handle,
             help=N_("Pick a language by its number: 1 for Vietnamese, 2 for English."),
         ),
         Step.UNIT: StepSpec(
-            _unit_prompt, _unit_handle,
-            help=N_("Your grassroots union's officer can give you its code or a join link. "
-                    "You can also type part of its name, e.g. the name of your school, "
-                    "hospital or company."),
+            _unit_prompt,
+            _unit_handle,
+            help=N_(
+                "Your grassroots union's officer can give you its code or a join link. "
+                "You can also type part of its name, e.g. the name of your school, "
+                "hospital or company."
+            ),
         ),
         Step.PICK: StepSpec(
-            _pick_prompt, _pick_handle,
+            _pick_prompt,
+            _pick_handle,
             help=N_("Pick your union by its number, or type another name to search again."),
         ),
     },

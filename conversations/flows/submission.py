@@ -34,8 +34,14 @@ from conversations.eligibility import Finding, check, early_findings
 from conversations.flows.common import campaign_status, go_to_menu, yes_no_options
 from conversations.i18n import N_, _, format_date, format_money, format_number
 from conversations.messages import Option
-from conversations.parsing import Invalid, Problem, parse_date, parse_money, parse_share
-from conversations.parsing import parse_yes_no
+from conversations.parsing import (
+    Invalid,
+    Problem,
+    parse_date,
+    parse_money,
+    parse_share,
+    parse_yes_no,
+)
 from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient, record_to_json
 from conversations.text import has_letters_or_digits
@@ -136,11 +142,15 @@ FIELD_STEPS: tuple[FieldStep, ...] = (
     FieldStep(Step.APPLICATION, "application", N_("Application")),
     FieldStep(Step.APPLIED_ON, "applied_on", N_("Applied since"), _applied),
     FieldStep(
-        Step.RESEARCH_ACCEPTED_ON, "research_accepted_on", N_("Research accepted on"),
+        Step.RESEARCH_ACCEPTED_ON,
+        "research_accepted_on",
+        N_("Research accepted on"),
         _is_research,
     ),
     FieldStep(
-        Step.EFFECT_CONFIRMED, "effect_confirmed_by_head", N_("Effect confirmed by the head"),
+        Step.EFFECT_CONFIRMED,
+        "effect_confirmed_by_head",
+        N_("Effect confirmed by the head"),
         _is_research,
     ),
     FieldStep(Step.ECONOMIC_BENEFIT, "economic_benefit", N_("Economic benefit")),
@@ -286,15 +296,13 @@ def _with_current(turn: Turn, step: Step, text: str, options: list[Option]) -> P
     return Prompt(text, [Option(KEEP, _("↩️ Keep the current answer")), *options])
 
 
-def _choice_prompt(
-    turn: Turn, step: Step, text: str, options: Sequence[Option]
-) -> Prompt:
+def _choice_prompt(turn: Turn, step: Step, text: str, options: Sequence[Option]) -> Prompt:
     prompt = _with_current(turn, step, text, list(options))
     return Prompt(prompt.text, prompt.options, free_text=False)
 
 
 def _counter(turn: Turn, step: Step) -> str:
-    """"Question 3 of 17": people on phones want to know how long this takes."""
+    """ "Question 3 of 17": people on phones want to know how long this takes."""
     applicable = [fs for fs in FIELD_STEPS if fs.applies(turn)]
     steps = [fs.step for fs in applicable]
     if step not in steps:
@@ -308,12 +316,19 @@ async def start(turn: Turn) -> None:
     turn.forget_history()
     if turn.campaign.phase_open_at(turn.now) is None:
         turn.say(
-            campaign_status(turn) + "\n" + _("You can still prepare a draft now and submit it "
-                                             "when submissions open.")
+            campaign_status(turn)
+            + "\n"
+            + _("You can still prepare a draft now and submit it when submissions open.")
         )
     else:
-        turn.say(_("Let's register your initiative. It takes about 5 minutes; you can stop at "
-                   "any time and continue later.") + "\n" + campaign_status(turn))
+        turn.say(
+            _(
+                "Let's register your initiative. It takes about 5 minutes; you can stop at "
+                "any time and continue later."
+            )
+            + "\n"
+            + campaign_status(turn)
+        )
     await turn.go("submission", Step.TITLE, remember=False)
 
 
@@ -345,17 +360,15 @@ def _text_step(
             return
         if len(text) < minimum:
             await turn.retry(
-                _("That is too short: please write at least {min} characters.").format(
-                    min=minimum
-                )
+                _("That is too short: please write at least {min} characters.").format(min=minimum)
             )
             return
         if len(text) > maximum:
             await turn.retry(
-                _("That is too long: at most {max} characters, you sent {count}. "
-                  "Please shorten it.").format(
-                    max=format_number(maximum), count=format_number(len(text))
-                )
+                _(
+                    "That is too long: at most {max} characters, you sent {count}. "
+                    "Please shorten it."
+                ).format(max=format_number(maximum), count=format_number(len(text)))
             )
             return
         await _accept(turn, step, text)
@@ -364,8 +377,9 @@ def _text_step(
 
 
 _DATE_PROBLEMS = {
-    Problem.IMPOSSIBLE: N_("There is no such date in the calendar. Please check the day and "
-                           "month, e.g. 15/3/2022."),
+    Problem.IMPOSSIBLE: N_(
+        "There is no such date in the calendar. Please check the day and month, e.g. 15/3/2022."
+    ),
     Problem.OUT_OF_RANGE: N_("That year looks wrong. Please write the date like 15/3/2022."),
 }
 
@@ -373,8 +387,10 @@ _DATE_PROBLEMS = {
 def _date_step(step: Step, question: str, help_text: str) -> StepSpec:
     async def prompt(turn: Turn) -> Prompt:
         return _with_current(
-            turn, step, _counter(turn, step) + _(question) + "\n" + _("(for example 15/3/2022, "
-                                                                     "or “today”)"), []
+            turn,
+            step,
+            _counter(turn, step) + _(question) + "\n" + _("(for example 15/3/2022, or “today”)"),
+            [],
         )
 
     async def handle(turn: Turn, answer: Answer) -> None:
@@ -385,8 +401,9 @@ def _date_step(step: Step, question: str, help_text: str) -> StepSpec:
         if isinstance(parsed, Invalid):
             message = _DATE_PROBLEMS.get(
                 parsed.problem,
-                N_("I could not read that as a date. Please write day/month/year, "
-                   "e.g. 15/3/2022."),
+                N_(
+                    "I could not read that as a date. Please write day/month/year, e.g. 15/3/2022."
+                ),
             )
             await turn.retry(_(message))
             return
@@ -483,8 +500,9 @@ async def _sub_kind_prompt(turn: Turn) -> Prompt:
         example = sub.example.get() if getattr(sub, "example", None) else ""
         lines.append(f"{number}. {sub.name.get()}" + (f" – {example}" if example else ""))
     options = [Option(sub.code, sub.name.get()) for sub in subs]
-    return _choice_prompt(turn, Step.SUB_KIND, _counter(turn, Step.SUB_KIND) + "\n".join(lines),
-                          options)
+    return _choice_prompt(
+        turn, Step.SUB_KIND, _counter(turn, Step.SUB_KIND) + "\n".join(lines), options
+    )
 
 
 # ------------------------------------------------------------------------------ money
@@ -493,15 +511,18 @@ async def _value_prompt(turn: Turn) -> Prompt:
         turn,
         Step.VALUE_VND,
         _counter(turn, Step.VALUE_VND)
-        + _("How much is the benefit worth in money, in đồng per year? "
-            "(e.g. 45 triệu, 45.000.000đ, 1,2 tỷ)"),
+        + _(
+            "How much is the benefit worth in money, in đồng per year? "
+            "(e.g. 45 triệu, 45.000.000đ, 1,2 tỷ)"
+        ),
         [Option(SKIP, _("It can't be converted to money"))],
     )
 
 
 _MONEY_PROBLEMS = {
-    Problem.NEGATIVE: N_("The value cannot be negative. Please give the amount saved or "
-                         "gained, e.g. 45 triệu."),
+    Problem.NEGATIVE: N_(
+        "The value cannot be negative. Please give the amount saved or gained, e.g. 45 triệu."
+    ),
     Problem.TOO_LARGE: N_("That amount is too large to be right. Please check it."),
 }
 
@@ -517,14 +538,20 @@ async def _value_handle(turn: Turn, answer: Answer) -> None:
     if isinstance(parsed, Invalid):
         message = _MONEY_PROBLEMS.get(
             parsed.problem,
-            N_("I could not read that as an amount of money. Write it like 45 triệu, "
-               "45.000.000đ or 1,2 tỷ."),
+            N_(
+                "I could not read that as an amount of money. Write it like 45 triệu, "
+                "45.000.000đ or 1,2 tỷ."
+            ),
         )
         await turn.retry(_(message))
         return
     if parsed == 0:
-        await turn.retry(_("Zero đồng is no benefit. If the benefit can't be counted in money, "
-                           "choose “It can't be converted to money”."))
+        await turn.retry(
+            _(
+                "Zero đồng is no benefit. If the benefit can't be counted in money, "
+                "choose “It can't be converted to money”."
+            )
+        )
         return
     await _accept(turn, Step.VALUE_VND, parsed)
 
@@ -555,8 +582,13 @@ async def _author_name_prompt(turn: Turn) -> Prompt:
         )
         current = _current(turn, Step.AUTHOR_NAME)
         if current is not None:
-            text += "\n\n" + _("Current authors:") + "\n" + current + "\n" + _(
-                "(Sending a name starts the list again.)"
+            text += (
+                "\n\n"
+                + _("Current authors:")
+                + "\n"
+                + current
+                + "\n"
+                + _("(Sending a name starts the list again.)")
             )
         options = [Option(KEEP, _("↩️ Keep the current authors"))] if current else []
         if turn.conv.display_name:
@@ -618,13 +650,20 @@ async def _author_more_prompt(turn: Turn) -> Prompt:
     authors = _authors(turn)
     left = Decimal(100) - _share_total(authors)
     text = (
-        _("Authors so far:") + "\n" + _authors_text(authors) + "\n"
+        _("Authors so far:")
+        + "\n"
+        + _authors_text(authors)
+        + "\n"
         + _("The shares must add up to 100%; {left}% is still to share.").format(
-            left=format_number(left))
+            left=format_number(left)
+        )
     )
     return Prompt(
         text,
-        [Option("add", _("➕ Add another author")), Option("restart", _("🔁 Start the list again"))],
+        [
+            Option("add", _("➕ Add another author")),
+            Option("restart", _("🔁 Start the list again")),
+        ],
         free_text=False,
     )
 
@@ -657,8 +696,10 @@ async def _author_lead_prompt(turn: Turn) -> Prompt:
     options = [Option(f"a{i}", a["name"]) for i, a in enumerate(authors)]
     options.append(Option("none", _("No lead – credit the highest share")))
     return Prompt(
-        _("Who is the lead author (the topic lead, chủ nhiệm đề tài)? The program credits the "
-          "initiative to the lead, or else to the author with the highest share (IV.2.4)."),
+        _(
+            "Who is the lead author (the topic lead, chủ nhiệm đề tài)? The program credits the "
+            "initiative to the lead, or else to the author with the highest share (IV.2.4)."
+        ),
         options,
         free_text=False,
     )
@@ -704,7 +745,7 @@ async def _warn_handle(turn: Turn, answer: Answer) -> None:
 
 
 def rule_citation(turn: Turn, rule: str) -> str:
-    """"rule IV.2.1 – New in the unit and recognised…": where a refusal comes from."""
+    """ "rule IV.2.1 – New in the unit and recognised…": where a refusal comes from."""
     title = turn.campaign.rule_title(rule)
     return _("rule {rule}").format(rule=rule) + (f" – {title}" if title else "")
 
@@ -839,8 +880,10 @@ async def _submit(turn: Turn) -> None:
     )
     _clear(turn)
     turn.say(
-        _("📨 Submitted as #{id}. The officer of your grassroots union will review it, and I "
-          "will tell you the outcome.").format(id=initiative_id)
+        _(
+            "📨 Submitted as #{id}. The officer of your grassroots union will review it, and I "
+            "will tell you the outcome."
+        ).format(id=initiative_id)
     )
     await go_to_menu(turn)
 
@@ -848,7 +891,9 @@ async def _submit(turn: Turn) -> None:
 async def _edit_prompt(turn: Turn) -> Prompt:
     fields = draft(turn)
     options = [
-        Option(fs.step, _(fs.label)) for fs in FIELD_STEPS if fs.applies(turn)
+        Option(fs.step, _(fs.label))
+        for fs in FIELD_STEPS
+        if fs.applies(turn)
         if fs.field in fields or fs.step is Step.AUTHOR_NAME
     ]
     options.append(Option("review", _("↩️ Back to the summary")))
@@ -923,7 +968,8 @@ _sub_kind_handle = _sub_kind_handle_for(Step.SUB_KIND)
 async def _research_level_prompt(turn: Turn) -> Prompt:
     options = [Option(level.code, level.name.get()) for level in turn.campaign.research_levels]
     return _choice_prompt(
-        turn, Step.RESEARCH_LEVEL,
+        turn,
+        Step.RESEARCH_LEVEL,
         _counter(turn, Step.RESEARCH_LEVEL) + _("At which level is the research topic (IV.1.7)?"),
         options,
     )
@@ -931,124 +977,175 @@ async def _research_level_prompt(turn: Turn) -> Prompt:
 
 STEPS: dict[str, StepSpec] = {
     Step.TITLE: _text_step(
-        Step.TITLE, N_("What is the name of your initiative? (5 to 200 characters)"),
-        minimum=5, maximum=200,
-        help_text=N_("A short name that says what the initiative does, e.g. “Jig for drilling "
-                     "pump flanges” or “Online registration of union members”."),
+        Step.TITLE,
+        N_("What is the name of your initiative? (5 to 200 characters)"),
+        minimum=5,
+        maximum=200,
+        help_text=N_(
+            "A short name that says what the initiative does, e.g. “Jig for drilling "
+            "pump flanges” or “Online registration of union members”."
+        ),
     ),
     Step.KIND: StepSpec(
-        _kind_prompt, _kind_handle,
-        help=N_("The program accepts seven kinds of initiative (plan IV.1). Choose "
-                "“Help me choose” to see examples of each."),
+        _kind_prompt,
+        _kind_handle,
+        help=N_(
+            "The program accepts seven kinds of initiative (plan IV.1). Choose "
+            "“Help me choose” to see examples of each."
+        ),
     ),
     Step.KIND_HELP: StepSpec(_kind_help_prompt, _kind_handle, remembered=False),
     Step.SUB_KIND: StepSpec(
-        _sub_kind_prompt, _sub_kind_handle,
+        _sub_kind_prompt,
+        _sub_kind_handle,
         help=N_("Pick the form your solution takes; the examples say what each one means."),
     ),
     Step.RESEARCH_LEVEL: StepSpec(
-        _research_level_prompt, _sub_kind_handle_for(Step.RESEARCH_LEVEL),
+        _research_level_prompt,
+        _sub_kind_handle_for(Step.RESEARCH_LEVEL),
         help=N_("Only research topics at province or ministry/sector level take part."),
     ),
     Step.SUMMARY: _text_step(
         Step.SUMMARY,
-        N_("Describe the initiative: what it is and what problem it solves. "
-           "(20 to 3,000 characters)"),
-        minimum=20, maximum=3000,
-        help_text=N_("A few sentences are enough: the problem before, what you changed, "
-                     "and the result."),
+        N_(
+            "Describe the initiative: what it is and what problem it solves. "
+            "(20 to 3,000 characters)"
+        ),
+        minimum=20,
+        maximum=3000,
+        help_text=N_(
+            "A few sentences are enough: the problem before, what you changed, and the result."
+        ),
     ),
     Step.ORIGIN: _text_step(
         Step.ORIGIN,
-        N_("How did the idea come about? The union publicises this story on its channels "
-           "(II.4). (10 to 3,000 characters)"),
-        minimum=10, maximum=3000,
-        help_text=N_("Tell what made you think of it: a difficulty at work, a request, "
-                     "something you saw elsewhere."),
+        N_(
+            "How did the idea come about? The union publicises this story on its channels "
+            "(II.4). (10 to 3,000 characters)"
+        ),
+        minimum=10,
+        maximum=3000,
+        help_text=N_(
+            "Tell what made you think of it: a difficulty at work, a request, "
+            "something you saw elsewhere."
+        ),
     ),
     Step.RECOGNIZED_BY: _options_step(
         Step.RECOGNIZED_BY,
         N_("Who recognised the initiative (IV.2.1)?"),
         _RECOGNITION_OPTIONS,
-        N_("The program accepts initiatives recognised by the unit's Initiative Council or by "
-           "the head of the agency, unit or enterprise."),
+        N_(
+            "The program accepts initiatives recognised by the unit's Initiative Council or by "
+            "the head of the agency, unit or enterprise."
+        ),
     ),
     Step.RECOGNIZED_ON: _date_step(
-        Step.RECOGNIZED_ON, N_("On what date was it recognised?"),
-        N_("The date of the recognition decision decides which phase the initiative counts "
-           "in."),
+        Step.RECOGNIZED_ON,
+        N_("On what date was it recognised?"),
+        N_("The date of the recognition decision decides which phase the initiative counts in."),
     ),
     Step.DECISION_NO: _text_step(
-        Step.DECISION_NO, N_("What is the number of the recognition decision? "
-                             "(e.g. 15/QĐ-CT)"),
-        minimum=1, maximum=60, skip_label=N_("I don't have the number"),
+        Step.DECISION_NO,
+        N_("What is the number of the recognition decision? (e.g. 15/QĐ-CT)"),
+        minimum=1,
+        maximum=60,
+        skip_label=N_("I don't have the number"),
         help_text=N_("The number printed on the decision, if you have it."),
     ),
     Step.NOVEL: _yes_no_step(
-        Step.NOVEL, N_("Is the initiative new within your agency, unit or enterprise "
-                       "(nobody there used it before) (IV.2.1)?"),
+        Step.NOVEL,
+        N_(
+            "Is the initiative new within your agency, unit or enterprise "
+            "(nobody there used it before) (IV.2.1)?"
+        ),
         N_("“New” means new in your own unit, not in the whole country."),
     ),
     Step.APPLICATION: _options_step(
-        Step.APPLICATION, N_("Has it been applied in your unit (IV.2.2)?"),
+        Step.APPLICATION,
+        N_("Has it been applied in your unit (IV.2.2)?"),
         _APPLICATION_OPTIONS,
         N_("A trial application counts too."),
     ),
     Step.APPLIED_ON: _date_step(
-        Step.APPLIED_ON, N_("Since what date has it been applied?"),
-        N_("The program counts initiatives put into use between 01/09/2021 and 01/09/2023 "
-           "(IV.3)."),
+        Step.APPLIED_ON,
+        N_("Since what date has it been applied?"),
+        N_(
+            "The program counts initiatives put into use between 01/09/2021 and 01/09/2023 (IV.3)."
+        ),
     ),
     Step.RESEARCH_ACCEPTED_ON: _date_step(
-        Step.RESEARCH_ACCEPTED_ON, N_("On what date was the research topic accepted "
-                                      "(nghiệm thu)?"),
+        Step.RESEARCH_ACCEPTED_ON,
+        N_("On what date was the research topic accepted (nghiệm thu)?"),
         N_("Research topics count when accepted and applied since 09/2021 (IV.2.3)."),
     ),
     Step.EFFECT_CONFIRMED: _yes_no_step(
-        Step.EFFECT_CONFIRMED, N_("Has the head of the unit where it is applied confirmed its "
-                                  "effect in writing (IV.2.3)?"),
+        Step.EFFECT_CONFIRMED,
+        N_(
+            "Has the head of the unit where it is applied confirmed its "
+            "effect in writing (IV.2.3)?"
+        ),
         N_("The program needs the applying unit's head to confirm the real effect."),
     ),
     Step.ECONOMIC_BENEFIT: _text_step(
         Step.ECONOMIC_BENEFIT,
-        N_("What economic benefit does it bring (higher productivity, lower cost, better "
-           "quality…)?"),
-        minimum=5, maximum=2000, skip_label=N_("No economic benefit"),
-        help_text=N_("The program needs an economic or a social benefit (IV.2.2); one of the "
-                     "two is enough."),
+        N_(
+            "What economic benefit does it bring (higher productivity, lower cost, better "
+            "quality…)?"
+        ),
+        minimum=5,
+        maximum=2000,
+        skip_label=N_("No economic benefit"),
+        help_text=N_(
+            "The program needs an economic or a social benefit (IV.2.2); one of the two is enough."
+        ),
     ),
     Step.VALUE_VND: StepSpec(
-        _value_prompt, _value_handle,
-        help=N_("If the benefit can be counted in money, give the amount in đồng, e.g. "
-                "45 triệu. If not, choose “It can't be converted to money”."),
+        _value_prompt,
+        _value_handle,
+        help=N_(
+            "If the benefit can be counted in money, give the amount in đồng, e.g. "
+            "45 triệu. If not, choose “It can't be converted to money”."
+        ),
     ),
     Step.SOCIAL_BENEFIT: _text_step(
         Step.SOCIAL_BENEFIT,
-        N_("What social benefit does it bring (safety, working conditions, environment, "
-           "health, epidemic prevention, awareness…)?"),
-        minimum=5, maximum=2000, skip_label=N_("No social benefit"),
-        help_text=N_("The program needs an economic or a social benefit (IV.2.2); one of the "
-                     "two is enough."),
+        N_(
+            "What social benefit does it bring (safety, working conditions, environment, "
+            "health, epidemic prevention, awareness…)?"
+        ),
+        minimum=5,
+        maximum=2000,
+        skip_label=N_("No social benefit"),
+        help_text=N_(
+            "The program needs an economic or a social benefit (IV.2.2); one of the two is enough."
+        ),
     ),
     Step.AUTHOR_NAME: StepSpec(
-        _author_name_prompt, _author_name_handle,
-        help=N_("List every author with their share of the work in percent; the shares add "
-                "up to 100%."),
+        _author_name_prompt,
+        _author_name_handle,
+        help=N_(
+            "List every author with their share of the work in percent; the shares add up to 100%."
+        ),
     ),
     Step.AUTHOR_SHARE: StepSpec(
-        _author_share_prompt, _author_share_handle,
+        _author_share_prompt,
+        _author_share_handle,
         help=N_("A number from 1 to 100, e.g. 60 or 33,5."),
     ),
     Step.AUTHOR_MORE: StepSpec(_author_more_prompt, _author_more_handle),
     Step.AUTHOR_LEAD: StepSpec(_author_lead_prompt, _author_lead_handle),
     Step.IP_PROTECTED: _yes_no_step(
-        Step.IP_PROTECTED, N_("Is the initiative currently protected as intellectual property "
-                              "(a patent or a registered utility solution) (IV.3)?"),
+        Step.IP_PROTECTED,
+        N_(
+            "Is the initiative currently protected as intellectual property "
+            "(a patent or a registered utility solution) (IV.3)?"
+        ),
         N_("Initiatives under intellectual-property protection cannot take part (IV.3)."),
     ),
     Step.WARN: StepSpec(_warn_prompt, _warn_handle, remembered=False),
     Step.REVIEW: StepSpec(
-        _review_prompt, _review_handle,
+        _review_prompt,
+        _review_handle,
         help=N_("Check everything. You can change any answer, submit, or keep it as a draft."),
     ),
     Step.EDIT: StepSpec(_edit_prompt, _edit_handle),
