@@ -46,7 +46,9 @@ async def main() -> dict[str, float]:
 
             concurrent: list[float] = []
             t0 = time.perf_counter()
-            await asyncio.gather(*(_walk(app.engine, f"con{n}", concurrent) for n in range(PEOPLE)))
+            await asyncio.gather(
+                *(_walk(app.engine, f"con{n}", concurrent) for n in range(PEOPLE))
+            )
             con_rate = len(concurrent) / (time.perf_counter() - t0)
         finally:
             await app.close()

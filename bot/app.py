@@ -46,7 +46,11 @@ async def build_app(
     db = create_engine(url)
     if load_sample and await count_units(db) == 0:
         report = await import_units_csv(db, sample_units_csv())
-        log.warning("empty database: loaded the SAMPLE units of Bắc Kạn (%s)", report)
+        log.warning(
+            "The database had no units: loaded the SAMPLE organisation of Bắc Kạn province "
+            "(%d units) from %s. Import your own with `python -m bot units import FILE.csv`.",
+            report.added, sample_units_csv().name,
+        )
     campaign = load_campaign(settings.campaign_path)
     moment = now or settings.now
     clock: Clock = ReplayClock(parse_moment(moment, campaign.tz)) if moment else SystemClock()

@@ -471,7 +471,7 @@ async def _kind_prompt(turn: Turn) -> Prompt:
 async def _kind_help_prompt(turn: Turn) -> Prompt:
     lines = [_("The seven kinds, with examples:")]
     for number, kind in enumerate(turn.campaign.kinds, start=1):
-        examples = "; ".join(example.get() for example in kind.examples)
+        examples = "; ".join(example.get().rstrip(".") for example in kind.examples)
         line = f"\n{number}. {kind.name.get()} – {kind.description.get()}"
         if examples:
             line += "\n   " + _("e.g. {examples}").format(examples=examples)
@@ -634,7 +634,7 @@ async def _author_share_handle(turn: Turn, answer: Answer) -> None:
     authors = _authors(turn)
     if _share_total(authors) + share > 100:
         await turn.retry(
-            _("That is more than the {left}% still to share.").format(
+            _("That is more than what is still to share ({left}%).").format(
                 left=format_number(Decimal(100) - _share_total(authors))
             )
         )
@@ -654,7 +654,7 @@ async def _author_more_prompt(turn: Turn) -> Prompt:
         + "\n"
         + _authors_text(authors)
         + "\n"
-        + _("The shares must add up to 100%; {left}% is still to share.").format(
+        + _("The shares must add up to 100%. Still to share: {left}%.").format(
             left=format_number(left)
         )
     )
