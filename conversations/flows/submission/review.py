@@ -1,0 +1,185 @@
+"""The end of the flow and its side doors: a rule broken early (WARN), the review card,
+changing an answer, submitting, and stopping (keep as draft or delete).
+"""
+
+from __future__ import annotations
+
+from conversations.eligibility import check
+from conversations.flows.common import go_to_menu
+from conversations.flows.submission.display import review_card, rule_citation, verdict_text
+from conversations.flows.submission.draft import (
+    FIELD_STEPS,
+    Step,
+    advance,
+    as_record,
+    clear,
+    current_findings,
+    draft,
+    finding_key,
+    first_open_step,
+    keep_as_draft,
+)
+from conversations.i18n import N_, _
+from conversations.messages import Option
+from conversations.ports import Status, StatusChange
+from conversations.record import record_to_json
+from conversations.turn import Answer, Prompt, StepSpec, Turn
+
+
+async def _warn_prompt(turn: Turn) -> Prompt:
+    keys = set(turn.state.get("warn", {}).get("keys", []))
+    findings = [f for f in current_findings(turn) if finding_key(f) in keys]
+    lines = [_("⚠️ With this answer the initiative cannot be accepted:")]
+    lines += [f"• {f.render()} ({rule_citation(turn, f.rule)})" for f in findings]
+    lines.append(_("You can change the answer, go on and fix it later, or keep it as a draft."))
+    return Prompt(
+        "\n".join(lines),
+        [
+            Option("change", _("✏️ Change the answer")),
+            Option("continue", _("➡️ Go on anyway")),
+            Option("draft", _("💾 Keep as draft and stop")),
+        ],
+        free_text=False,
+    )
+
+
+async def _warn_handle(turn: Turn, answer: Answer) -> None:
+    warned = turn.state.pop("warn", {})
+    step = Step(warned.get("step", Step.TITLE))
+    if answer.choice == "change":
+        if step is Step.AUTHOR_NAME:
+            draft(turn).pop("authors", None)
+        await turn.go("submission", step, remember=False)
+    elif answer.choice == "draft":
+        await keep_as_draft(turn)
+        await go_to_menu(turn)
+    else:
+        await advance(turn, step)
+
+
+async def _review_prompt(turn: Turn) -> Prompt:
+    fields = draft(turn)
+    eligible, verdict = verdict_text(turn, fields)
+    text = _("Please check your initiative:") + "\n\n" + review_card(turn, fields)
+    text += "\n\n" + verdict
+    options = [Option("submit", _("📨 Submit"))] if eligible else []
+    options += [
+        Option("edit", _("✏️ Change an answer")),
+        Option("draft", _("💾 Keep as draft")),
+    ]
+    return Prompt(text, options, free_text=False)
+
+
+async def _review_handle(turn: Turn, answer: Answer) -> None:
+    match answer.choice:
+        case "submit":
+            await _submit(turn)
+        case "edit":
+            await turn.go("submission", Step.EDIT)
+        case _:
+            await keep_as_draft(turn)
+            await go_to_menu(turn)
+
+
+async def _submit(turn: Turn) -> None:
+    fields = draft(turn)
+    record = as_record({**fields, "submitted_at": turn.now.isoformat()})
+    verdict = check(record, turn.campaign)
+    if not verdict.eligible or turn.conv.person_id is None or turn.conv.unit_code is None:
+        await turn.retry(_("It cannot be submitted as it is."))
+        return
+    stored = record_to_json(record)
+    initiative_id: int | None = turn.state.get("initiative_id")
+    previous = Status(turn.state.get("status", Status.DRAFT))
+    if initiative_id is None:
+        initiative_id = await turn.uow.initiatives.add(
+            person_id=turn.conv.person_id,
+            unit_code=turn.conv.unit_code,
+            status=Status.SUBMITTED,
+            record=stored,
+            verdict=verdict.to_json(),
+            at=turn.now,
+        )
+        from_status: Status | None = None
+    else:
+        await turn.uow.initiatives.update(
+            initiative_id,
+            status=Status.SUBMITTED,
+            record=stored,
+            verdict=verdict.to_json(),
+            at=turn.now,
+        )
+        from_status = previous
+    await turn.uow.initiatives.record_status(
+        StatusChange(initiative_id, from_status, Status.SUBMITTED, turn.conv.person_id, turn.now)
+    )
+    clear(turn)
+    turn.say(
+        _(
+            "📨 Submitted as #{id}. The officer of your grassroots union will review it, and I "
+            "will tell you the outcome."
+        ).format(id=initiative_id)
+    )
+    await go_to_menu(turn)
+
+
+async def _edit_prompt(turn: Turn) -> Prompt:
+    fields = draft(turn)
+    options = [
+        Option(fs.step, _(fs.label))
+        for fs in FIELD_STEPS
+        if fs.applies(turn)
+        if fs.field in fields or fs.step is Step.AUTHOR_NAME
+    ]
+    options.append(Option("review", _("↩️ Back to the summary")))
+    return Prompt(_("Which answer do you want to change?"), options, free_text=False)
+
+
+async def _edit_handle(turn: Turn, answer: Answer) -> None:
+    if answer.choice == "review":
+        await turn.go("submission", Step.REVIEW, remember=False)
+        return
+    turn.state["editing"] = True
+    step = Step(answer.choice or Step.TITLE)
+    if step is Step.AUTHOR_NAME:
+        turn.state["authors"] = []
+    await turn.go("submission", step)
+
+
+async def _cancel_prompt(turn: Turn) -> Prompt:
+    options = [Option("draft", _("💾 Keep it as a draft"))]
+    if turn.state.get("status", Status.DRAFT) == Status.DRAFT:
+        options.append(Option("delete", _("🗑 Delete it")))
+    options.append(Option("continue", _("➡️ Go on writing")))
+    return Prompt(_("Stop writing this initiative?"), options, free_text=False)
+
+
+async def _cancel_handle(turn: Turn, answer: Answer) -> None:
+    if answer.choice == "continue":
+        previous = turn.pop_history()
+        if previous is not None:
+            await turn.go(*previous, remember=False)
+            return
+        await turn.go("submission", first_open_step(turn), remember=False)
+        return
+    if answer.choice == "delete":
+        initiative_id = turn.state.get("initiative_id")
+        if initiative_id is not None:
+            await turn.uow.initiatives.delete(initiative_id)
+        clear(turn)
+        turn.say(_("Deleted."))
+    else:
+        await keep_as_draft(turn)
+    await go_to_menu(turn)
+
+
+REVIEW_STEPS: dict[str, StepSpec] = {
+    Step.WARN: StepSpec(_warn_prompt, _warn_handle, remembered=False),
+    Step.REVIEW: StepSpec(
+        _review_prompt,
+        _review_handle,
+        help=N_("Check everything. You can change any answer, submit, or keep it as a draft."),
+    ),
+    Step.EDIT: StepSpec(_edit_prompt, _edit_handle),
+    Step.CONFIRM_CANCEL: StepSpec(_cancel_prompt, _cancel_handle, remembered=False),
+}
