@@ -28,7 +28,7 @@ def fill(path: Path) -> int:
             filled += 1
         message.flags.discard("fuzzy")
     with path.open("wb") as fp:
-        write_po(fp, catalog, width=99, omit_header=False)
+        write_po(fp, catalog, width=76)
     return filled
 
 
