@@ -48,9 +48,11 @@ async def _author_name_prompt(turn: Turn) -> Prompt:
                 + "\n"
                 + _("(Sending a name starts the list again.)")
             )
-        options = [Option(KEEP, _("↩️ Keep the current authors"))] if current else []
+        options = []
         if turn.conv.display_name:
             options.append(Option("me", _("Me: {name}").format(name=turn.conv.display_name)))
+        if current:
+            options.append(Option(KEEP, _("↩️ Keep the current authors")))
         return Prompt(text, options)
     return Prompt(_("Full name of the next author:"))
 

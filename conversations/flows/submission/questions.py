@@ -46,7 +46,8 @@ def _with_current(turn: Turn, step: Step, text: str, options: list[Option]) -> P
         return Prompt(text, options)
     shown = current if len(current) <= 300 else current[:297] + "…"
     text = f"{text}\n\n" + _("Current answer: {value}").format(value=shown)
-    return Prompt(text, [Option(KEEP, _("↩️ Keep the current answer")), *options])
+    # Last, so the real choices keep the numbers the person saw the first time.
+    return Prompt(text, [*options, Option(KEEP, _("↩️ Keep the current answer"))])
 
 
 def _choice_prompt(turn: Turn, step: Step, text: str, options: Sequence[Option]) -> Prompt:
