@@ -49,7 +49,8 @@ async def build_app(
         log.warning(
             "The database had no units: loaded the SAMPLE organisation of Bắc Kạn province "
             "(%d units) from %s. Import your own with `python -m bot units import FILE.csv`.",
-            report.added, sample_units_csv().name,
+            report.added,
+            sample_units_csv().name,
         )
     campaign = load_campaign(settings.campaign_path)
     moment = now or settings.now

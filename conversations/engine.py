@@ -114,6 +114,12 @@ class Engine:
         event = Event(channel=channel, user_id=user_id, chat_id=chat_id)
         return await self._turn(event, resume=True)
 
+    async def mark_unreachable(self, channel: str, user_id: str) -> None:
+        """The messenger refuses messages to this account (blocked bot): stop trying it."""
+        async with self.uow_factory() as uow:
+            await uow.conversations.set_unreachable(channel, user_id, self.clock.now())
+            await uow.commit()
+
     def apology(self, event: Event, locale: str | None = None) -> Reply:
         """What an adapter says when a turn failed unexpectedly (nothing was saved)."""
         with using_locale(locale or normalise_locale(event.locale_hint)):
@@ -136,6 +142,10 @@ class Engine:
                 conv = Conversation(channel=event.channel, user_id=event.user_id)
             if event.display_name:
                 conv.display_name = normalise(event.display_name)[:100]
+            if conv.unreachable_since is not None and not resume:
+                # They wrote to us, so they can be written to again (they unblocked the bot).
+                await uow.conversations.set_unreachable(event.channel, event.user_id, None)
+                conv.unreachable_since = None
             locale = conv.locale or normalise_locale(event.locale_hint)
             with using_locale(locale):
                 turn = Turn(
@@ -186,7 +196,8 @@ class Engine:
         spec = turn.spec()
         assert spec is not None
         if event.choice is not None:
-            if event.choice in {code for code, _label in offered}:
+            current = event.prompt_id is None or event.prompt_id == turn.state.get("prompt")
+            if current and event.choice in {code for code, _label in offered}:
                 return Answer(choice=event.choice)
             await turn.retry(
                 _("That button belongs to an earlier question. Please answer this one:")

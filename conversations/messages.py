@@ -26,6 +26,8 @@ class Event:
 
     ``choice`` is an option code as the messenger reported it (a callback payload): the engine
     checks it against the options it actually offered, so a forged or stale code does nothing.
+    ``prompt_id`` is the :attr:`Reply.prompt_id` of the question the pressed button belonged to,
+    where the messenger can carry it: an old "Yes" button cannot answer a newer yes/no question.
     """
 
     channel: str
@@ -38,6 +40,7 @@ class Event:
     is_group: bool = False
     has_buttons: bool = False
     locale_hint: str | None = None
+    prompt_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +58,4 @@ class Reply:
     text: str
     options: tuple[Option, ...] = field(default=())
     chat_id: str = ""
+    prompt_id: str = ""  # identifies the question these options answer (see Event.prompt_id)

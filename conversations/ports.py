@@ -96,6 +96,7 @@ class Conversation:
     state: dict[str, Any] = field(default_factory=dict)
     options: list[list[str]] = field(default_factory=list)
     version: int = 0
+    unreachable_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,10 @@ class ConversationRepository(Protocol):
 
     async def save(self, conversation: Conversation, at: datetime) -> None:
         """Insert or update; gives a new person an id (set on ``conversation.person_id``)."""
+        ...
+
+    async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
+        """Mark a messenger account as refusing messages (``since``), or reachable (``None``)."""
         ...
 
 

@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from conversations.ports import Conversation, UnitDirectory, UnitOfWork
 
 MAX_HISTORY = 40
+_PROMPT_ID_WRAP = 36**4  # short ids (≤ 4 base-36 digits) keep callback payloads small
+
+
+def _next_prompt_id(previous: str | None) -> str:
+    number = (int(previous, 36) + 1) % _PROMPT_ID_WRAP if previous else 1
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while number:
+        number, rest = divmod(number, 36)
+        text = digits[rest] + text
+    return text or "0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +133,9 @@ class Turn:
                 history.append(here)
                 del history[:-MAX_HISTORY]
         self.conv.flow, self.conv.step = flow, step
+        # A new question gets a new id; asking the same one again keeps it, so its earlier
+        # buttons still answer it.
+        self.state["prompt"] = _next_prompt_id(self.state.get("prompt"))
         await self.ask()
 
     async def start_flow(self, name: str) -> None:
@@ -141,7 +155,15 @@ class Turn:
         text = f"{preface}\n\n{prompt.text}" if preface else prompt.text
         self.conv.options = [[o.code, o.label] for o in prompt.options]
         self.state["free_text"] = prompt.free_text
-        self.replies.append(Reply(text=text, options=tuple(prompt.options), chat_id=self.chat_id))
+        prompt_id = self.state.setdefault("prompt", _next_prompt_id(None))
+        self.replies.append(
+            Reply(
+                text=text,
+                options=tuple(prompt.options),
+                chat_id=self.chat_id,
+                prompt_id=prompt_id,
+            )
+        )
 
     async def retry(self, message: str) -> None:
         """Refuse an answer politely: say why, ask the same question, change nothing else."""

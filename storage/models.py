@@ -116,6 +116,8 @@ class IdentityRow(Base):
     external_id: Mapped[str] = mapped_column(Text, primary_key=True)
     person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
     created_at: Mapped[datetime]
+    # Set when the messenger refused a message (blocked bot); cleared when they write again.
+    unreachable_since: Mapped[datetime | None]
 
 
 class InitiativeRow(Base):

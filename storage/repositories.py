@@ -40,12 +40,21 @@ _LOAD_CONVERSATION = (
         people.c.state,
         people.c.options,
         people.c.version,
+        identities.c.unreachable_since,
     )
     .select_from(identities.join(people, people.c.id == identities.c.person_id))
     .where(
         identities.c.channel == bindparam("channel"),
         identities.c.external_id == bindparam("external_id"),
     )
+)
+_SET_UNREACHABLE = (
+    update(identities)
+    .where(
+        identities.c.channel == bindparam("b_channel"),
+        identities.c.external_id == bindparam("b_external_id"),
+    )
+    .values(unreachable_since=bindparam("since"))
 )
 _INSERT_PERSON = insert(people)
 _INSERT_IDENTITY = insert(identities)
@@ -129,6 +138,7 @@ class SqlConversationRepository:
             state=row.state,
             options=row.options,
             version=row.version,
+            unreachable_since=row.unreachable_since,
         )
 
     async def save(self, conversation: Conversation, at: datetime) -> None:
@@ -173,6 +183,11 @@ class SqlConversationRepository:
                 f"person {conversation.person_id} is no longer at version {conversation.version}"
             )
         conversation.version += 1
+
+    async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
+        await self._connection.execute(
+            _SET_UNREACHABLE, {"b_channel": channel, "b_external_id": user_id, "since": since}
+        )
 
 
 def _new_id(key: Row[*tuple[Any, ...]] | None) -> int:

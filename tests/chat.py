@@ -80,6 +80,7 @@ class Chat:
         *,
         choice: str | None = None,
         attachment: Attachment | None = None,
+        prompt_id: str | None = None,
     ) -> str:
         """Send one message; returns everything the bot answered, as one text."""
         event = Event(
@@ -89,6 +90,7 @@ class Chat:
             display_name=self.name,
             text=text,
             choice=choice,
+            prompt_id=prompt_id,
             attachment=attachment,
             locale_hint=self.lang,
         )

@@ -149,6 +149,7 @@ class MemoryStore:
     def __init__(self, units: Iterable[Unit] | None = None) -> None:
         self.people: dict[int, _Person] = {}
         self.identities: dict[tuple[str, str], int] = {}
+        self.unreachable: dict[tuple[str, str], datetime] = {}
         self.initiatives: dict[int, _Initiative] = {}
         self.changes: dict[int, _Change] = {}
         self.sequences = {"people": 0, "initiatives": 0, "status_changes": 0}
@@ -171,6 +172,7 @@ class _Transaction:
         self.store = store
         self.people = _Table(store.people)
         self.identities = _Table(store.identities)
+        self.unreachable = _Table(store.unreachable)
         self.initiatives = _Table(store.initiatives)
         self.changes = _Table(store.changes)
         self.sequences = dict(store.sequences)
@@ -189,14 +191,26 @@ class _Transaction:
             raise _broken_reference(f"person {person_id}")
 
     def commit(self) -> None:
-        for table in (self.people, self.identities, self.initiatives, self.changes):
+        for table in (
+            self.people,
+            self.identities,
+            self.unreachable,
+            self.initiatives,
+            self.changes,
+        ):
             table.apply()
         for name, value in self.sequences.items():
             self.store.sequences[name] = max(self.store.sequences[name], value)
         self.store.commits += 1
 
     def discard(self) -> None:
-        for table in (self.people, self.identities, self.initiatives, self.changes):
+        for table in (
+            self.people,
+            self.identities,
+            self.unreachable,
+            self.initiatives,
+            self.changes,
+        ):
             table.pending = {}
         self.sequences = dict(self.store.sequences)
 
@@ -222,6 +236,7 @@ class MemoryConversationRepository:
             state=json.loads(person.state),
             options=json.loads(person.options),
             version=person.version,
+            unreachable_since=self._tx.unreachable.get((channel, user_id)),
         )
 
     async def save(self, conversation: Conversation, at: datetime) -> None:
@@ -255,6 +270,15 @@ class MemoryConversationRepository:
             )
         tx.people.put(current.id, replace(current, version=current.version + 1, **fields))
         conversation.version += 1
+
+    async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
+        key = (channel, user_id)
+        if self._tx.identities.get(key) is None:
+            return
+        if since is None:
+            self._tx.unreachable.remove(key)
+        else:
+            self._tx.unreachable.put(key, _utc(since))
 
 
 class MemoryInitiativeRepository:

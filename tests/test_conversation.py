@@ -427,6 +427,30 @@ async def test_a_pressed_option_from_an_earlier_question_is_refused() -> None:
     assert (after.step, after.state) == (before.step, before.state)
 
 
+async def test_an_old_yes_button_cannot_answer_a_later_yes_no_question() -> None:
+    chat, store, _clock = await joined()
+    await chat.say(*TO_REVIEW[:9])
+    assert chat.codes() == ["yes", "no"]  # "new in the unit?"
+    old_prompt = chat.last.prompt_id
+    await chat.say(*TO_REVIEW[9:-1])
+    assert chat.codes() == ["yes", "no"]  # "protected as intellectual property?"
+    before = await conversation(store)
+    text = await chat.send(choice="yes", prompt_id=old_prompt)
+    assert "earlier question" in text
+    after = await conversation(store)
+    assert (after.step, after.state) == (before.step, before.state)
+    await chat.send(choice="no", prompt_id=chat.last.prompt_id)
+    assert "Please check your initiative" in chat.text
+
+
+async def test_a_person_who_blocked_the_bot_is_reachable_again_once_they_write() -> None:
+    chat, store, clock = await joined()
+    await chat.engine.mark_unreachable("test", "lan")
+    assert (await conversation(store)).unreachable_since == clock.now()
+    await chat.send("/list")
+    assert (await conversation(store)).unreachable_since is None
+
+
 async def test_a_file_where_text_is_expected_is_refused_politely() -> None:
     chat, _store, _clock = await joined()
     await chat.say("/new")

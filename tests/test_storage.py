@@ -522,6 +522,26 @@ async def test_the_memory_fake_behaves_like_sqlite(backend: UnitOfWorkFactory) -
     ]
 
 
+async def test_an_unreachable_account_is_remembered_until_cleared(
+    backend: UnitOfWorkFactory,
+) -> None:
+    clock = FixedClock(T0)
+    async with backend() as work:
+        await work.conversations.save(Conversation(channel="telegram", user_id="7"), T0)
+        await work.commit()
+    async with backend() as work:
+        await work.conversations.set_unreachable("telegram", "7", clock.advance(hours=1))
+        await work.commit()
+    async with backend() as work:
+        loaded = await work.conversations.load("telegram", "7")
+        assert loaded is not None and loaded.unreachable_since == T0 + timedelta(hours=1)
+        await work.conversations.set_unreachable("telegram", "7", None)
+        await work.commit()
+    async with backend() as work:
+        loaded = await work.conversations.load("telegram", "7")
+    assert loaded is not None and loaded.unreachable_since is None
+
+
 async def test_memory_store_checks_unit_codes_when_given_units() -> None:
     store = MemoryStore(unit for _, unit in parse_units_csv(SAMPLE_UNITS.read_text("utf-8")))
     async with store() as work:
