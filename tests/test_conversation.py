@@ -29,6 +29,7 @@ TO_REVIEW = [
     "1",  # council
     "15/3/2022",
     "12/QĐ-CT",
+    "1",  # no photo of the decision at hand: skip
     "có",  # new in the unit
     "1",  # applied
     "1/4/2022",
@@ -171,11 +172,11 @@ async def test_unrecognised_initiative_is_refused_at_once_citing_the_rule() -> N
 async def test_going_on_despite_a_refusal_ends_on_a_card_that_cannot_be_submitted() -> None:
     chat, _store, _clock = await joined()
     answers = TO_REVIEW.copy()
-    answers[9] = "không"  # not new in the unit
-    await chat.say(*answers[:10])
+    answers[10] = "không"  # not new in the unit
+    await chat.say(*answers[:11])
     assert "IV.2.1" in chat.text
     await chat.press("Go on anyway")
-    await chat.say(*answers[10:])
+    await chat.say(*answers[11:])
     assert "❌ It cannot be submitted yet" in chat.text
     assert "IV.2.1" in chat.text
     assert not any("Submit" in label for label in chat.labels())
@@ -191,7 +192,7 @@ async def test_recognition_date_outside_the_phase_is_flagged_when_typed() -> Non
 
 async def test_application_date_outside_the_program_period_cites_iv_3() -> None:
     chat, _store, _clock = await joined()
-    await chat.say(*TO_REVIEW[:11])
+    await chat.say(*TO_REVIEW[:12])
     text = await chat.send("1/8/2021")
     assert "IV.3" in text
 
@@ -236,6 +237,7 @@ async def test_research_topic_asks_level_acceptance_and_the_heads_confirmation()
         "2",
         "1/7/2022",
         "15/QĐ-UBND",
+        "1",  # no photo of the decision
         "có",
         "1",
         "1/8/2022",
@@ -399,8 +401,8 @@ async def test_dates_and_money_are_read_as_people_type_them() -> None:
     chat, store, _clock = await joined()
     answers = TO_REVIEW.copy()
     answers[7] = "15-03-22"
-    answers[11] = "hôm nay"
-    answers[13] = "1,2 tỷ"
+    answers[12] = "hôm nay"
+    answers[14] = "1,2 tỷ"
     await chat.say(*answers)
     await chat.press("Submit")
     [stored] = await initiatives(store)
@@ -429,10 +431,10 @@ async def test_a_pressed_option_from_an_earlier_question_is_refused() -> None:
 
 async def test_an_old_yes_button_cannot_answer_a_later_yes_no_question() -> None:
     chat, store, _clock = await joined()
-    await chat.say(*TO_REVIEW[:9])
+    await chat.say(*TO_REVIEW[:10])
     assert chat.codes() == ["yes", "no"]  # "new in the unit?"
     old_prompt = chat.last.prompt_id
-    await chat.say(*TO_REVIEW[9:-1])
+    await chat.say(*TO_REVIEW[10:-1])
     assert chat.codes() == ["yes", "no"]  # "protected as intellectual property?"
     before = await conversation(store)
     text = await chat.send(choice="yes", prompt_id=old_prompt)
@@ -449,6 +451,23 @@ async def test_a_person_who_blocked_the_bot_is_reachable_again_once_they_write()
     assert (await conversation(store)).unreachable_since == clock.now()
     await chat.send("/list")
     assert (await conversation(store)).unreachable_since is None
+
+
+async def test_a_photo_or_pdf_of_the_decision_is_kept_with_the_initiative() -> None:
+    chat, store, _clock = await joined()
+    await chat.say(*TO_REVIEW[:9])
+    assert "photo or a PDF of the recognition decision" in chat.text
+    word = Attachment("document", "doc-1", "application/msword", "quyet-dinh.doc", 30_000)
+    assert "only keep photos and PDF files" in await chat.send(attachment=word)
+    pdf = Attachment("document", "pdf-1", "application/pdf", "quyet-dinh-12.pdf", 120_000)
+    await chat.send(attachment=pdf)
+    assert "new within your agency" in chat.text
+    await chat.say(*TO_REVIEW[10:])
+    assert "📎 quyet-dinh-12.pdf" in chat.text
+    await chat.press("Submit")
+    [stored] = await initiatives(store)
+    assert stored.record["decision_file"]["file_id"] == "pdf-1"
+    assert stored.record["decision_file"]["channel"] == "test"
 
 
 async def test_a_file_where_text_is_expected_is_refused_politely() -> None:
@@ -476,19 +495,20 @@ BAD_INPUT = [
     (6, "recognized_by", ["", "🎉", "5", "4"]),
     (7, "recognized_on", ["", "31/02/2022", "32/1/2022", "15/13/2022", "🎉", HUGE, "1/1/2030"]),
     (8, "decision_no", ["", HUGE, "🎉"]),
-    (9, "novel_in_unit", ["", "có lẽ", "3", HUGE]),
-    (10, "application", ["", "9", "🎉"]),
-    (11, "applied_on", ["", "29/02/2023", "hôm kia nữa", "1/1/2099"]),
-    (12, "economic_benefit", ["", HUGE, "🎉"]),
+    (9, "decision_file", ["", "🎉", HUGE, "3"]),
+    (10, "novel_in_unit", ["", "có lẽ", "3", HUGE]),
+    (11, "application", ["", "9", "🎉"]),
+    (12, "applied_on", ["", "29/02/2023", "hôm kia nữa", "1/1/2099"]),
+    (13, "economic_benefit", ["", HUGE, "🎉"]),
     (
-        13,
+        14,
         "value_vnd",
         ["", "-5 triệu", "âm 45 triệu", "0", "nhiều lắm", "🎉", HUGE, "99999999999 tỷ"],
     ),
-    (14, "social_benefit", ["", HUGE, "🎉"]),
-    (15, "author_name", ["", "🎉", "x" * 500]),
-    (16, "author_share", ["", "-10", "0", "150", "abc", "🎉"]),
-    (17, "ip_protected", ["", "có thể", "7"]),
+    (15, "social_benefit", ["", HUGE, "🎉"]),
+    (16, "author_name", ["", "🎉", "x" * 500]),
+    (17, "author_share", ["", "-10", "0", "150", "abc", "🎉"]),
+    (18, "ip_protected", ["", "có thể", "7"]),
 ]
 
 

@@ -59,6 +59,9 @@ def display_value(turn: Turn, field: str, value: Any) -> str:
             }.get(value, str(value))
         case "value_vnd":
             return format_money(int(value))
+        case "decision_file":
+            name = value.get("file_name") or (_("photo") if value.get("kind") == "photo" else "")
+            return "📎 " + (name or _("file"))
         case "authors":
             return authors_text(value)
     if isinstance(value, bool):

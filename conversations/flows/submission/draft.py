@@ -18,6 +18,9 @@ from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient
 from conversations.turn import Turn
 
+# Kept with the draft and the stored record but not part of the program's record (PROGRAM.md):
+# the photo or PDF of the recognition decision, by the messenger's file reference.
+EXTRA_FIELDS = ("decision_file",)
 KEEP = "keep"
 
 
@@ -35,6 +38,7 @@ class Step(StrEnum):
     RECOGNIZED_BY = "recognized_by"
     RECOGNIZED_ON = "recognized_on"
     DECISION_NO = "decision_no"
+    DECISION_FILE = "decision_file"
     NOVEL = "novel_in_unit"
     APPLICATION = "application"
     APPLIED_ON = "applied_on"
@@ -109,6 +113,7 @@ FIELD_STEPS: tuple[FieldStep, ...] = (
     FieldStep(Step.RECOGNIZED_BY, "recognized_by", N_("Recognised by")),
     FieldStep(Step.RECOGNIZED_ON, "recognized_on", N_("Recognised on"), _recognised),
     FieldStep(Step.DECISION_NO, "decision_no", N_("Decision number"), _recognised),
+    FieldStep(Step.DECISION_FILE, "decision_file", N_("Decision document"), _recognised),
     FieldStep(Step.NOVEL, "novel_in_unit", N_("New in the unit")),
     FieldStep(Step.APPLICATION, "application", N_("Application")),
     FieldStep(Step.APPLIED_ON, "applied_on", N_("Applied since"), _applied),

@@ -323,6 +323,54 @@ async def _research_level_prompt(turn: Turn) -> Prompt:
     )
 
 
+ACCEPTED_DOCUMENTS = ("application/pdf",)
+MAX_FILE_BYTES = 20 * 1024 * 1024  # what a messenger bot may download
+
+
+async def _decision_file_prompt(turn: Turn) -> Prompt:
+    return _with_current(
+        turn,
+        Step.DECISION_FILE,
+        counter(turn, Step.DECISION_FILE)
+        + _(
+            "If you have it at hand, send a photo or a PDF of the recognition decision: "
+            "your union officer can open it when reviewing."
+        ),
+        [Option(SKIP, _("Skip – I don't have it at hand"))],
+    )
+
+
+async def _decision_file_handle(turn: Turn, answer: Answer) -> None:
+    if answer.choice == KEEP:
+        await advance(turn, Step.DECISION_FILE)
+        return
+    if answer.choice == SKIP:
+        await accept(turn, Step.DECISION_FILE, None)
+        return
+    file = answer.attachment
+    if file is None:
+        await turn.retry(_("Please send the photo or PDF file itself, or choose “Skip”."))
+        return
+    is_image = file.kind == "photo" or file.mime_type.startswith("image/")
+    if not is_image and file.mime_type not in ACCEPTED_DOCUMENTS:
+        await turn.retry(
+            _("I can only keep photos and PDF files of the decision. Please send one of those.")
+        )
+        return
+    if file.size > MAX_FILE_BYTES:
+        await turn.retry(_("That file is too large (over 20 MB). Please send a smaller one."))
+        return
+    stored = {
+        "kind": "photo" if is_image else "document",
+        "file_id": file.file_id,
+        "mime_type": file.mime_type,
+        "file_name": file.file_name,
+        "size": file.size,
+        "channel": turn.conv.channel,
+    }
+    await accept(turn, Step.DECISION_FILE, stored)
+
+
 QUESTION_STEPS: dict[str, StepSpec] = {
     Step.TITLE: _text_step(
         Step.TITLE,
@@ -399,6 +447,15 @@ QUESTION_STEPS: dict[str, StepSpec] = {
         maximum=60,
         skip_label=N_("I don't have the number"),
         help_text=N_("The number printed on the decision, if you have it."),
+    ),
+    Step.DECISION_FILE: StepSpec(
+        _decision_file_prompt,
+        _decision_file_handle,
+        help=N_(
+            "A photo of the signed decision, or its PDF. It is kept with your initiative so "
+            "that the officer can check it; you can also skip this."
+        ),
+        takes_attachment=True,
     ),
     Step.NOVEL: _yes_no_step(
         Step.NOVEL,

@@ -8,6 +8,7 @@ from conversations.eligibility import check
 from conversations.flows.common import go_to_menu
 from conversations.flows.submission.display import review_card, rule_citation, verdict_text
 from conversations.flows.submission.draft import (
+    EXTRA_FIELDS,
     FIELD_STEPS,
     Step,
     advance,
@@ -88,7 +89,7 @@ async def _submit(turn: Turn) -> None:
     if not verdict.eligible or turn.conv.person_id is None or turn.conv.unit_code is None:
         await turn.retry(_("It cannot be submitted as it is."))
         return
-    stored = record_to_json(record)
+    stored = record_to_json(record) | {k: fields[k] for k in EXTRA_FIELDS if k in fields}
     initiative_id: int | None = turn.state.get("initiative_id")
     previous = Status(turn.state.get("status", Status.DRAFT))
     if initiative_id is None:
