@@ -9,7 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +50,18 @@ async def _console(settings: Settings, user: str | None, now: str | None, lang: 
     return 0
 
 
+async def _telegram(settings: Settings, now: str | None) -> int:
+    from bot.app import build_app
+    from bot.telegram.runner import run_telegram
+
+    app = await build_app(settings, now=now, load_sample=True)
+    try:
+        await run_telegram(app.engine, settings)
+    finally:
+        await app.close()
+    return 0
+
+
 async def _units_import(settings: Settings, path: str) -> int:
     from storage.db import create_engine, database_url, migrate
     from storage.units import UnitImportError, import_units_csv
@@ -80,7 +92,11 @@ async def _migrate(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.load()
+    try:
+        settings = Settings.load()
+    except SettingsError as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     match args.command:
         case "check-eligibility":
@@ -96,11 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         case _:  # "run" or nothing
             now = getattr(args, "now", None)
             if settings.telegram_token:
-                print(
-                    "TELEGRAM_BOT_TOKEN is set, but the Telegram adapter is not built yet; "
-                    "starting the console chat instead.",
-                    file=sys.stderr,
-                )
+                return asyncio.run(_telegram(settings, now))
             return asyncio.run(_console(settings, None, now, None))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,10 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+class SettingsError(ValueError):
+    """A setting that cannot work; the message says which and why."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
@@ -31,6 +36,13 @@ class Settings:
     now: str | None
     telegram_token: str | None
     log_level: str
+    telegram_api_url: str | None = None
+    telegram_file_url: str | None = None
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+    telegram_webhook_path: str = "telegram"
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> Settings:
@@ -41,10 +53,29 @@ class Settings:
             value = merged.get(key, "").strip()
             return value or None
 
-        return cls(
+        port = get("TELEGRAM_WEBHOOK_PORT") or "8443"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"TELEGRAM_WEBHOOK_PORT must be a port number, not {port!r}")
+        settings = cls(
             database_url=get("DATABASE_URL"),
             campaign_path=get("SANGKIEN_CAMPAIGN"),
             now=get("SANGKIEN_NOW"),
             telegram_token=get("TELEGRAM_BOT_TOKEN"),
             log_level=(get("LOG_LEVEL") or "WARNING").upper(),
+            telegram_api_url=get("TELEGRAM_API_URL"),
+            telegram_file_url=get("TELEGRAM_FILE_URL"),
+            telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_webhook_listen=get("TELEGRAM_WEBHOOK_LISTEN") or "127.0.0.1",
+            telegram_webhook_port=int(port),
+            telegram_webhook_path=(get("TELEGRAM_WEBHOOK_PATH") or "telegram").strip("/"),
         )
+        if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+            # Without the secret anyone who finds the URL could post fake updates.
+            raise SettingsError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET as well")
+        secret = settings.telegram_webhook_secret
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise SettingsError(
+                "TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
+        return settings

@@ -20,7 +20,7 @@ from conversations.flows import FLOWS
 from conversations.flows.common import go_to_menu
 from conversations.flows.onboarding import start_onboarding
 from conversations.i18n import N_, _, normalise_locale, using_locale
-from conversations.messages import Event, Reply
+from conversations.messages import Event, Reply, TurnResult
 from conversations.parsing import match_option
 from conversations.ports import (
     Clock,
@@ -58,7 +58,7 @@ _COMMAND_WORDS: Final[dict[str, str]] = {
     "language": "lang",
 }
 _COMMANDS: Final = frozenset(
-    {"start", "new", "list", "mine", "help", "lang", "cancel", "back", "menu"}
+    {"start", "new", "list", "mine", "status", "help", "lang", "cancel", "back", "menu"}
 )
 
 COMMANDS_HELP = N_(
@@ -99,7 +99,14 @@ class Engine:
         self.clock = clock
 
     async def handle(self, event: Event) -> list[Reply]:
-        """Handle one event in one transaction; retried when the same person raced themselves."""
+        """Handle one event in one transaction: the replies to send once it is committed."""
+        return (await self.process(event)).replies
+
+    async def process(self, event: Event) -> TurnResult:
+        """Like :meth:`handle`, also saying whether a pressed option was accepted.
+
+        A turn that lost a race against the same person's other device is redone.
+        """
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             try:
                 return await self._turn(event, resume=False)
@@ -112,7 +119,7 @@ class Engine:
     async def resume(self, channel: str, user_id: str, chat_id: str) -> list[Reply]:
         """Ask a returning person's current question again (after a restart), changing nothing."""
         event = Event(channel=channel, user_id=user_id, chat_id=chat_id)
-        return await self._turn(event, resume=True)
+        return (await self._turn(event, resume=True)).replies
 
     async def mark_unreachable(self, channel: str, user_id: str) -> None:
         """The messenger refuses messages to this account (blocked bot): stop trying it."""
@@ -132,13 +139,13 @@ class Engine:
             )
 
     # ------------------------------------------------------------------ the turn
-    async def _turn(self, event: Event, *, resume: bool) -> list[Reply]:
+    async def _turn(self, event: Event, *, resume: bool) -> TurnResult:
         now = self.clock.now()
         async with self.uow_factory() as uow:
             conv = await uow.conversations.load(event.channel, event.user_id)
             if conv is None:
                 if resume:
-                    return []
+                    return TurnResult([])
                 conv = Conversation(channel=event.channel, user_id=event.user_id)
             if event.display_name:
                 conv.display_name = normalise(event.display_name)[:100]
@@ -163,7 +170,7 @@ class Engine:
                     await self._route(turn, event)
             await uow.conversations.save(conv, now)
             await uow.commit()
-        return turn.replies
+        return TurnResult(turn.replies, choice_accepted=turn.choice_accepted)
 
     async def _resume(self, turn: Turn) -> None:
         if turn.spec() is None:
@@ -198,6 +205,7 @@ class Engine:
         if event.choice is not None:
             current = event.prompt_id is None or event.prompt_id == turn.state.get("prompt")
             if current and event.choice in {code for code, _label in offered}:
+                turn.choice_accepted = True
                 return Answer(choice=event.choice)
             await turn.retry(
                 _("That button belongs to an earlier question. Please answer this one:")
@@ -266,7 +274,7 @@ class Engine:
             case "new":
                 await self._leave(turn)
                 await turn.start_flow("submission")
-            case "list" | "mine":
+            case "list" | "mine" | "status":
                 await self._leave(turn)
                 await turn.start_flow("mine")
             case _:  # "start" for a known person, "menu"

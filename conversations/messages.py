@@ -59,3 +59,12 @@ class Reply:
     options: tuple[Option, ...] = field(default=())
     chat_id: str = ""
     prompt_id: str = ""  # identifies the question these options answer (see Event.prompt_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    """What one event led to: the replies, and whether a pressed option was taken as the
+    answer (so a messenger can mark the question answered, or just retire a stale keyboard)."""
+
+    replies: list[Reply]
+    choice_accepted: bool = False

@@ -95,6 +95,7 @@ class Turn:
     chat_id: str
     flows: dict[str, Flow]
     replies: list[Reply] = field(default_factory=list)
+    choice_accepted: bool = False
 
     # ----------------------------------------------------------------- reading
     @property

@@ -1,0 +1,74 @@
+"""Builds the python-telegram-bot Application and runs it, polling or behind a webhook.
+
+Everything runs on one event loop (the database engine's too): the Application is started by
+hand instead of ``run_polling()``, which would open a loop of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.config import Settings
+from bot.telegram.adapter import TelegramAdapter
+from conversations.engine import Engine
+
+log = logging.getLogger(__name__)
+RATE_LIMIT_RETRIES = 3  # 429 "retry after" answers waited out by the limiter per call
+
+
+def build_application(engine: Engine, settings: Settings) -> Application:  # type: ignore[type-arg]
+    """The Application with the adapter installed; talks to ``settings``' Bot API server."""
+    assert settings.telegram_token
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_token)
+        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+    )
+    if settings.telegram_api_url:
+        builder = builder.base_url(settings.telegram_api_url)
+    if settings.telegram_file_url:
+        builder = builder.base_file_url(settings.telegram_file_url)
+    application = builder.build()
+    adapter = TelegramAdapter(engine)
+    adapter.install(application)
+    application.bot_data["adapter"] = adapter
+    return application
+
+
+async def run_telegram(engine: Engine, settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM: long polling, or a webhook when a URL is configured."""
+    application = build_application(engine, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with application:
+        await application.bot_data["adapter"].set_commands(application)
+        await application.start()
+        updater = application.updater
+        assert updater is not None
+        if settings.telegram_webhook_url:
+            await updater.start_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=settings.telegram_webhook_path,
+                webhook_url=settings.telegram_webhook_url,
+                secret_token=settings.telegram_webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+            log.warning(
+                "Telegram webhook listening on %s:%s",
+                settings.telegram_webhook_listen,
+                settings.telegram_webhook_port,
+            )
+        else:
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            log.warning("Telegram bot @%s is polling for updates", application.bot.username)
+        await stop.wait()
+        await updater.stop()
+        await application.stop()
