@@ -120,7 +120,9 @@ async def offline_application(engine: Engine) -> tuple[Application, OfflineBotAp
         .rate_limiter(AIORateLimiter(max_retries=2))
         .build()
     )
-    TelegramAdapter(engine).install(application)
+    adapter = TelegramAdapter(engine)
+    adapter.install(application)
+    application.bot_data["adapter"] = adapter
     await application.initialize()
     return application, api
 

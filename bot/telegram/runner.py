@@ -42,17 +42,28 @@ def build_application(engine: Engine, settings: Settings) -> Application:  # typ
 
 async def run_telegram(engine: Engine, settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM: long polling, or a webhook when a URL is configured."""
-    application = build_application(engine, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    await serve(build_application(engine, settings), settings, stop)
+
+
+async def serve(
+    application: Application,  # type: ignore[type-arg]
+    settings: Settings,
+    stop: asyncio.Event,
+) -> None:
+    """Run ``application`` until ``stop`` is set."""
     async with application:
-        await application.bot_data["adapter"].set_commands(application)
+        adapter: TelegramAdapter | None = application.bot_data.get("adapter")
+        if adapter is not None:
+            await adapter.set_commands(application)
         await application.start()
         updater = application.updater
         assert updater is not None
         if settings.telegram_webhook_url:
+            # PTB's webhook server answers 403 to any request without this secret header.
             await updater.start_webhook(
                 listen=settings.telegram_webhook_listen,
                 port=settings.telegram_webhook_port,
