@@ -1,0 +1,224 @@
+"""End to end over real HTTP: the real bot, as its own process, against an emulated Bot API.
+
+The bot is started the way an operator starts it (``python -m bot run`` with a token), only
+pointed at the emulator on loopback. Scripted people then use it the way people use Telegram:
+a join link, buttons wherever there is a choice, typing only names, texts, dates and numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.botapi.server import BotApiEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+LAN = 1001
+
+
+@pytest.fixture
+def emulator() -> Iterator[BotApiEmulator]:
+    with BotApiEmulator(token="123456:E2E", bot_username="sangkien_test_bot") as emu:
+        yield emu
+
+
+@pytest.fixture
+def running_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[Path]:
+    db = tmp_path / "bot.db"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    env.update(
+        TELEGRAM_BOT_TOKEN=emulator.token,
+        TELEGRAM_API_URL=emulator.base_url,
+        TELEGRAM_FILE_URL=emulator.base_file_url,
+        DATABASE_URL=f"sqlite+aiosqlite:///{db}",
+        SANGKIEN_NOW="2022-05-20T09:00",
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        emulator.wait_for(
+            lambda: bool(emulator.calls_to("getUpdates")) or process.poll() is not None,
+            timeout=30,
+            message="the bot never started polling",
+        )
+        assert process.poll() is None, process.communicate()[0]
+        yield db
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        assert "Traceback" not in output, output
+
+
+class Person:
+    """Someone on Telegram: types, or presses a button of the bot's newest question."""
+
+    def __init__(self, emulator: BotApiEmulator, user_id: int) -> None:
+        self.emu, self.user_id = emulator, user_id
+
+    def type(self, text: str) -> None:
+        self._answered_by(
+            lambda: self.emu.user_sends(
+                self.user_id, text, first_name="Lan", last_name="Nguyễn Thị"
+            )
+        )
+
+    def _answered_by(self, action: Any) -> None:
+        """Act, then wait for the bot's answer to arrive in full."""
+        before = len(self.emu.sent(self.user_id))
+        action()
+        self.emu.wait_for(lambda: len(self.emu.sent(self.user_id)) > before, timeout=15)
+        self.emu.wait_idle(quiet=0.2, timeout=15)
+
+    def question(self) -> dict[str, Any]:
+        with_buttons = [m for m in self.emu.sent(self.user_id) if m.get("reply_markup")]
+        assert with_buttons, "no question with buttons"
+        return with_buttons[-1]
+
+    def labels(self) -> list[str]:
+        rows = self.question()["reply_markup"]["inline_keyboard"]
+        return [button["text"] for row in rows for button in row]
+
+    def press(self, label: str, message: dict[str, Any] | None = None) -> None:
+        message = message or self.question()
+        buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+        [button] = [b for b in buttons if b["text"] == label] or [
+            b for b in buttons if label in b["text"]
+        ]
+        self._answered_by(
+            lambda: self.emu.user_presses(
+                self.user_id, message["message_id"], button["callback_data"]
+            )
+        )
+
+    def last(self) -> str:
+        return str(self.emu.sent(self.user_id)[-1]["text"])
+
+    def everything(self) -> str:
+        return "\n".join(str(m.get("text", "")) for m in self.emu.sent(self.user_id))
+
+
+def test_a_new_person_joins_by_link_and_submits_using_buttons_for_every_choice(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    lan = Person(emulator, LAN)
+    lan.type("/start join-CD-BB-01")
+    assert "Chọn ngôn ngữ" in lan.last()
+    lan.press("Tiếng Việt")
+    assert "Ủy ban nhân dân huyện Ba Bể" in lan.everything()
+    menu = lan.question()
+    lan.press("Sáng kiến mới")
+    lan.type("Gá kẹp phôi tiện nhanh")
+    lan.press("Giải pháp kỹ thuật")
+    lan.press("Sản phẩm")
+    lan.type("Gá kẹp giữ phôi trên máy tiện, thay cho kẹp tay mất nhiều thời gian.")
+    lan.type("Công nhân mất nhiều thời gian kẹp từng chi tiết bằng tay.")
+    lan.press("Hội đồng sáng kiến")
+    lan.type("15/3/2022")
+    lan.type("12/QĐ-CT")
+    lan.press("Bỏ qua")  # no photo of the decision at hand
+    lan.press("Có")  # new in the unit
+    emulator.fail_next("sendMessage", status=429, retry_after=1)  # Telegram says: slow down
+    lan.press("Đã áp dụng")
+    assert "áp dụng từ ngày nào" in lan.last()  # still delivered, after waiting
+    lan.type("1/4/2022")
+    lan.type("Giảm 30% thời gian gá phôi")
+    lan.type("45 triệu")
+    lan.type("Giảm nguy cơ tai nạn lao động")
+    lan.press("Tôi:")
+    lan.press("100%")
+    lan.press("Không")  # not under IP protection
+    assert "Bạn vui lòng kiểm tra lại sáng kiến" in lan.last()
+    assert "45.000.000\xa0₫" in lan.last()  # Babel: a no-break space before the sign
+    lan.press("Gửi")
+    assert "Đã gửi sáng kiến #1" in lan.everything()
+
+    # An old button cannot be pressed into a later step: its keyboard is gone.
+    with pytest.raises(ValueError):
+        emulator.user_presses(
+            LAN, menu["message_id"], menu["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        )
+
+    # Answered questions show what was picked.
+    assert any(m["text"].endswith("✔️ 📨 Gửi") for m in emulator.sent(LAN))
+    methods = {name for name, _ in emulator.calls}
+    assert {
+        "getMe",
+        "getUpdates",
+        "setMyCommands",
+        "sendMessage",
+        "answerCallbackQuery",
+        "editMessageText",
+    } <= methods
+
+    with sqlite3.connect(running_bot) as db:
+        rows = db.execute("SELECT status, unit_code, title FROM initiatives").fetchall()
+    assert rows == [("submitted", "CD-BB-01", "Gá kẹp phôi tiện nhanh")]
+
+
+def test_the_command_menu_is_there_in_both_languages(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    emulator.wait_for(lambda: len(emulator.calls_to("setMyCommands")) >= 3, timeout=10)
+    english = {c["command"]: c["description"] for c in emulator.commands(language_code="en")}
+    vietnamese = {c["command"]: c["description"] for c in emulator.commands(language_code="vi")}
+    assert set(english) == set(vietnamese) == {"start", "new", "status", "help", "lang", "cancel"}
+    assert english["new"] == "Write a new initiative"
+    assert vietnamese["new"] == "Đăng ký sáng kiến mới"
+
+
+def test_in_a_group_the_bot_sends_people_to_the_private_chat(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    emulator.user_sends(
+        LAN,
+        "/new@sangkien_test_bot",
+        chat_id=-100555,
+        chat_type="supergroup",
+        chat_title="CĐCS UBND huyện Ba Bể",
+    )
+    message = emulator.wait_for_message(-100555, "trò chuyện riêng", timeout=15)
+    [[button]] = message["reply_markup"]["inline_keyboard"]
+    assert button["url"] == "https://t.me/sangkien_test_bot"
+
+
+def test_a_person_who_blocked_the_bot_is_marked_and_not_retried(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    lan = Person(emulator, LAN)
+    lan.type("/start")
+    question = lan.question()
+    emulator.block(LAN)
+    attempts_before = len(emulator.calls_to("sendMessage"))
+    emulator.user_presses(
+        LAN,
+        question["message_id"],
+        question["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+    )
+    emulator.wait_idle(quiet=0.3, timeout=15)
+    assert len(emulator.calls_to("sendMessage")) - attempts_before == 1
+    with sqlite3.connect(running_bot) as db:
+        [(since,)] = db.execute("SELECT unreachable_since FROM identities").fetchall()
+    assert since is not None
