@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from conversations.flows.submission.display import authors_text
-from conversations.flows.submission.draft import KEEP, Step, accept, advance
+from conversations.flows.submission.draft import KEEP, Step, accept, field_question
 from conversations.flows.submission.questions import counter, current_answer
 from conversations.i18n import N_, _, format_number
 from conversations.messages import Option
@@ -58,9 +58,6 @@ async def _author_name_prompt(turn: Turn) -> Prompt:
 
 
 async def _author_name_handle(turn: Turn, answer: Answer) -> None:
-    if answer.choice == KEEP:
-        await advance(turn, Step.AUTHOR_NAME)
-        return
     name = turn.conv.display_name if answer.choice == "me" else answer.text
     if not has_letters_or_digits(name) or len(name) < 2:
         await turn.retry(_("Please send the author's full name."))
@@ -173,7 +170,8 @@ async def _author_lead_handle(turn: Turn, answer: Answer) -> None:
 
 
 AUTHOR_STEPS: dict[str, StepSpec] = {
-    Step.AUTHOR_NAME: StepSpec(
+    Step.AUTHOR_NAME: field_question(
+        Step.AUTHOR_NAME,
         _author_name_prompt,
         _author_name_handle,
         help=N_(

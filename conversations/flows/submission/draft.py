@@ -16,7 +16,7 @@ from conversations.eligibility import Finding, early_findings
 from conversations.i18n import N_, _
 from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient
-from conversations.turn import Turn
+from conversations.turn import Answer, HandleFn, PromptFn, StepSpec, Turn
 
 # Kept with the draft and the stored record but not part of the program's record (PROGRAM.md):
 # the photo or PDF of the recognition decision, by the messenger's file reference.
@@ -185,6 +185,21 @@ async def advance(turn: Turn, after: Step) -> None:
             await turn.go("submission", fs.step)
             return
     await turn.go("submission", Step.REVIEW)
+
+
+def field_question(step: Step, prompt: PromptFn, handle: HandleFn, **spec: Any) -> StepSpec:
+    """A question that fills a field: "keep the current answer" moves on unchanged, and
+    "skip" (offered where a field may stay empty) stores ``None``, before ``handle`` sees it."""
+
+    async def handle_field(turn: Turn, answer: Answer) -> None:
+        if answer.choice == KEEP:
+            await advance(turn, step)
+        elif answer.choice == SKIP:
+            await accept(turn, step, None)
+        else:
+            await handle(turn, answer)
+
+    return StepSpec(prompt, handle_field, **spec)
 
 
 def first_open_step(turn: Turn) -> Step:

@@ -15,9 +15,9 @@ from conversations.flows.submission.draft import (
     SKIP,
     Step,
     accept,
-    advance,
     current_kind,
     draft,
+    field_question,
 )
 from conversations.i18n import N_, _, format_date, format_number
 from conversations.messages import Option
@@ -80,12 +80,6 @@ def _text_step(
         return _with_current(turn, step, counter(turn, step) + _(question), options)
 
     async def handle(turn: Turn, answer: Answer) -> None:
-        if answer.choice == KEEP:
-            await advance(turn, step)
-            return
-        if answer.choice == SKIP:
-            await accept(turn, step, None)
-            return
         text = answer.text
         if not has_letters_or_digits(text):
             await turn.retry(_("Please write this in words (not only emoji or symbols)."))
@@ -105,7 +99,7 @@ def _text_step(
             return
         await accept(turn, step, text)
 
-    return StepSpec(prompt, handle, help=help_text)
+    return field_question(step, prompt, handle, help=help_text)
 
 
 _DATE_PROBLEMS = {
@@ -126,9 +120,6 @@ def _date_step(step: Step, question: str, help_text: str) -> StepSpec:
         )
 
     async def handle(turn: Turn, answer: Answer) -> None:
-        if answer.choice == KEEP:
-            await advance(turn, step)
-            return
         parsed = parse_date(answer.text, turn.today)
         if isinstance(parsed, Invalid):
             message = _DATE_PROBLEMS.get(
@@ -148,7 +139,7 @@ def _date_step(step: Step, question: str, help_text: str) -> StepSpec:
             return
         await accept(turn, step, parsed.isoformat())
 
-    return StepSpec(prompt, handle, help=help_text)
+    return field_question(step, prompt, handle, help=help_text)
 
 
 def _yes_no_step(step: Step, question: str, help_text: str) -> StepSpec:
@@ -156,9 +147,6 @@ def _yes_no_step(step: Step, question: str, help_text: str) -> StepSpec:
         return _with_current(turn, step, counter(turn, step) + _(question), yes_no_options())
 
     async def handle(turn: Turn, answer: Answer) -> None:
-        if answer.choice == KEEP:
-            await advance(turn, step)
-            return
         value = {"yes": True, "no": False}.get(answer.choice or "")
         if value is None:
             value = parse_yes_no(answer.text)
@@ -167,7 +155,7 @@ def _yes_no_step(step: Step, question: str, help_text: str) -> StepSpec:
             return
         await accept(turn, step, value)
 
-    return StepSpec(prompt, handle, help=help_text)
+    return field_question(step, prompt, handle, help=help_text)
 
 
 def _options_step(
@@ -179,13 +167,7 @@ def _options_step(
     async def prompt(turn: Turn) -> Prompt:
         return _choice_prompt(turn, step, counter(turn, step) + _(question), options())
 
-    async def handle(turn: Turn, answer: Answer) -> None:
-        if answer.choice == KEEP:
-            await advance(turn, step)
-            return
-        await accept(turn, step, answer.choice)
-
-    return StepSpec(prompt, handle, help=help_text)
+    return field_question(step, prompt, _accept_choice(step), help=help_text)
 
 
 def _kind_options(turn: Turn) -> list[Option]:
@@ -212,9 +194,6 @@ async def _kind_help_prompt(turn: Turn) -> Prompt:
 
 
 async def _kind_handle(turn: Turn, answer: Answer) -> None:
-    if answer.choice == KEEP:
-        await advance(turn, Step.KIND)
-        return
     if answer.choice == "help":
         await turn.go("submission", Step.KIND_HELP)
         return
@@ -258,12 +237,6 @@ _MONEY_PROBLEMS = {
 
 
 async def _value_handle(turn: Turn, answer: Answer) -> None:
-    if answer.choice == KEEP:
-        await advance(turn, Step.VALUE_VND)
-        return
-    if answer.choice == SKIP:
-        await accept(turn, Step.VALUE_VND, None)
-        return
     parsed = parse_money(answer.text)
     if isinstance(parsed, Invalid):
         message = _MONEY_PROBLEMS.get(
@@ -300,17 +273,13 @@ _APPLICATION_OPTIONS = lambda: [  # noqa: E731
 ]
 
 
-def _sub_kind_handle_for(step: Step) -> HandleFn:
+def _accept_choice(step: Step) -> HandleFn:
+    """The handler of a plain choice: the engine already checked the option was offered."""
+
     async def handle(turn: Turn, answer: Answer) -> None:
-        if answer.choice == KEEP:
-            await advance(turn, step)
-            return
         await accept(turn, step, answer.choice)
 
     return handle
-
-
-_sub_kind_handle = _sub_kind_handle_for(Step.SUB_KIND)
 
 
 async def _research_level_prompt(turn: Turn) -> Prompt:
@@ -341,12 +310,6 @@ async def _decision_file_prompt(turn: Turn) -> Prompt:
 
 
 async def _decision_file_handle(turn: Turn, answer: Answer) -> None:
-    if answer.choice == KEEP:
-        await advance(turn, Step.DECISION_FILE)
-        return
-    if answer.choice == SKIP:
-        await accept(turn, Step.DECISION_FILE, None)
-        return
     file = answer.attachment
     if file is None:
         await turn.retry(_("Please send the photo or PDF file itself, or choose “Skip”."))
@@ -382,7 +345,8 @@ QUESTION_STEPS: dict[str, StepSpec] = {
             "pump flanges” or “Online registration of union members”."
         ),
     ),
-    Step.KIND: StepSpec(
+    Step.KIND: field_question(
+        Step.KIND,
         _kind_prompt,
         _kind_handle,
         help=N_(
@@ -390,15 +354,17 @@ QUESTION_STEPS: dict[str, StepSpec] = {
             "“Help me choose” to see examples of each."
         ),
     ),
-    Step.KIND_HELP: StepSpec(_kind_help_prompt, _kind_handle, remembered=False),
-    Step.SUB_KIND: StepSpec(
+    Step.KIND_HELP: field_question(Step.KIND, _kind_help_prompt, _kind_handle, remembered=False),
+    Step.SUB_KIND: field_question(
+        Step.SUB_KIND,
         _sub_kind_prompt,
-        _sub_kind_handle,
+        _accept_choice(Step.SUB_KIND),
         help=N_("Pick the form your solution takes; the examples say what each one means."),
     ),
-    Step.RESEARCH_LEVEL: StepSpec(
+    Step.RESEARCH_LEVEL: field_question(
+        Step.RESEARCH_LEVEL,
         _research_level_prompt,
-        _sub_kind_handle_for(Step.RESEARCH_LEVEL),
+        _accept_choice(Step.RESEARCH_LEVEL),
         help=N_("Only research topics at province or ministry/sector level take part."),
     ),
     Step.SUMMARY: _text_step(
@@ -448,7 +414,8 @@ QUESTION_STEPS: dict[str, StepSpec] = {
         skip_label=N_("I don't have the number"),
         help_text=N_("The number printed on the decision, if you have it."),
     ),
-    Step.DECISION_FILE: StepSpec(
+    Step.DECISION_FILE: field_question(
+        Step.DECISION_FILE,
         _decision_file_prompt,
         _decision_file_handle,
         help=N_(
@@ -504,7 +471,8 @@ QUESTION_STEPS: dict[str, StepSpec] = {
             "The program needs an economic or a social benefit (IV.2.2); one of the two is enough."
         ),
     ),
-    Step.VALUE_VND: StepSpec(
+    Step.VALUE_VND: field_question(
+        Step.VALUE_VND,
         _value_prompt,
         _value_handle,
         help=N_(
