@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     imp = units_sub.add_parser("import", help="add or update units from a CSV file")
     imp.add_argument("file")
 
+    officers = sub.add_parser("officers", help="who reviews initiatives for which union")
+    officers.add_argument("action", choices=["add", "remove", "list"])
+    officers.add_argument("--unit", help="the union's code, e.g. CD-BB-01")
+    officers.add_argument("--user", help="MESSENGER:ID, e.g. telegram:123456789")
+
     sub.add_parser("migrate", help="bring the database schema up to date")
     return parser
 
@@ -83,6 +88,19 @@ async def _units_import(settings: Settings, path: str) -> int:
     return 0
 
 
+async def _officers(settings: Settings, action: str, unit: str | None, user: str | None) -> int:
+    from bot.officers_cli import run
+    from storage.db import create_engine, database_url, migrate
+
+    url = database_url(settings.database_url)
+    await migrate(url)
+    db = create_engine(url)
+    try:
+        return await run(db, action, unit, user)
+    finally:
+        await db.dispose()
+
+
 async def _migrate(settings: Settings) -> int:
     from storage.db import database_url, migrate
 
@@ -105,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return check_main(args.file, args.campaign, args.lang)
         case "units":
             return asyncio.run(_units_import(settings, args.file))
+        case "officers":
+            return asyncio.run(_officers(settings, args.action, args.unit, args.user))
         case "migrate":
             return asyncio.run(_migrate(settings))
         case "console":

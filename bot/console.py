@@ -15,12 +15,16 @@ from typing import TextIO
 
 from conversations.engine import Engine
 from conversations.messages import Event, Reply
+from conversations.notices import NOTICE_PROMPT
 
 CHANNEL = "console"
 log = logging.getLogger(__name__)
 
 
 def render(reply: Reply) -> str:
+    if reply.prompt_id == NOTICE_PROMPT:
+        # A notice from someone else's action: its buttons are not this question's numbers.
+        return "📬 " + reply.text
     lines = [reply.text]
     lines += [
         f"  {number}. {option.label}" for number, option in enumerate(reply.options, start=1)
@@ -56,7 +60,9 @@ class ConsoleChat:
     async def send(self, text: str) -> None:
         event = self._event(text)
         try:
-            replies = await self.engine.handle(event)
+            await self.engine.tick()
+            replies = await self.engine.inbox(CHANNEL, self.user)
+            replies += await self.engine.handle(event)
         except Exception:
             log.exception("console turn failed")
             replies = [self.engine.apology(event)]
@@ -64,7 +70,9 @@ class ConsoleChat:
 
     async def run(self, stdin: TextIO = sys.stdin) -> None:
         interactive = stdin.isatty()
-        returning = await self.engine.resume(CHANNEL, self.user, self.user)
+        await self.engine.tick()
+        returning = await self.engine.inbox(CHANNEL, self.user)
+        returning += await self.engine.resume(CHANNEL, self.user, self.user)
         if returning:
             self._show(returning)
         else:

@@ -5,12 +5,17 @@ and another federation (or a follow-up program) ships its own file without touch
 Text a person reads is a table of every supported language (``{ vi = "…", en = "…" }``); a
 file missing one of :data:`conversations.i18n.LOCALES` anywhere is refused, naming the key.
 
+Officers deciding on a submission pick a standard reason by number (``[[reasons]]``): each
+cites the plan section it rests on and says which decisions it fits (``changes``, ``reject``).
+A file without reasons is valid; the officer then writes the reason in their own words.
+
 Windows are aware datetimes with the end exclusive (``closes``): "before 24:00 31/05/2022" is
 ``closes = 2022-06-01T00:00:00+07:00``. Counting periods are inclusive dates.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +29,12 @@ from conversations.i18n import DEFAULT_LOCALE, LOCALES, current_locale
 from conversations.record import KindCode, ResearchLevel
 
 DEFAULT_CAMPAIGN = "default.toml"
+
+#: The officer decisions a standard reason can fit, in the order they are offered.
+REASON_DECISIONS: tuple[str, ...] = ("changes", "reject")
+
+# Reason codes travel in callback payloads ("r:<code>", under 64 bytes) and in exports.
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 class CampaignError(ValueError):
@@ -110,6 +121,16 @@ class ResearchLevelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Reason:
+    """A standard reason an officer gives when asking for changes or rejecting (by number)."""
+
+    code: str
+    section: str
+    text: LocalText
+    decisions: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class Targets:
     total: int
     per_grassroots_unit: int
@@ -133,6 +154,7 @@ class Campaign:
     kinds: tuple[Kind, ...]
     research_levels: tuple[ResearchLevelInfo, ...]
     sections: tuple[tuple[str, LocalText], ...]
+    reasons: tuple[Reason, ...] = ()
 
     def phase(self, number: int) -> Phase | None:
         return next((p for p in self.phases if p.number == number), None)
@@ -201,6 +223,17 @@ class Campaign:
         """The title of section ``code`` in ``locale`` (default: the current one), if known."""
         title = self.section(code)
         return title.get(locale) if title else None
+
+    def reasons_for(self, decision: str) -> list[Reason]:
+        """The standard reasons fitting ``decision`` (``changes`` or ``reject``), in file order.
+
+        An unknown decision is a programming error, not an empty list that hides a typo."""
+        if decision not in REASON_DECISIONS:
+            raise ValueError(f"unknown decision {decision!r}: not one of {REASON_DECISIONS}")
+        return [r for r in self.reasons if decision in r.decisions]
+
+    def reason(self, code: str) -> Reason | None:
+        return next((r for r in self.reasons if r.code == code), None)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -361,6 +394,29 @@ def _kind(t: _Table) -> Kind:
     return kind
 
 
+def _reason(t: _Table) -> Reason:
+    code = t.string("code")
+    if not _REASON_CODE.fullmatch(code):
+        raise t.fail("code", "must be 1-32 lower-case letters, digits or _, starting a letter")
+    decisions = t.raw("for")
+    if (
+        not isinstance(decisions, list)
+        or not decisions
+        or not all(isinstance(d, str) and d in REASON_DECISIONS for d in decisions)
+    ):
+        raise t.fail("for", f"must be a non-empty array of {', '.join(REASON_DECISIONS)}")
+    if len(set(decisions)) != len(decisions):
+        raise t.fail("for", "lists a decision twice")
+    reason = Reason(
+        code=code,
+        section=t.string("section").strip(),
+        text=t.text("text"),
+        decisions=frozenset(decisions),
+    )
+    t.done()
+    return reason
+
+
 def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
     top = _Table(data, "", source)
     timezone = top.string("timezone")
@@ -412,6 +468,18 @@ def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
     sections = tuple((str(code), sections_t.text(str(code))) for code in sections_t.data)
     sections_t.done()
 
+    # Optional: without standard reasons the officer writes each reason in their own words.
+    reasons_t = top.tables("reasons", default=[])
+    reasons = tuple(_reason(t) for t in reasons_t)
+    known_sections = {code for code, _title in sections} | {k.section for k in kinds}
+    seen: set[str] = set()
+    for t, reason in zip(reasons_t, reasons, strict=True):
+        if reason.code in seen:
+            raise t.fail("code", f"{reason.code!r} is used by an earlier reason")
+        seen.add(reason.code)
+        if reason.section not in known_sections:
+            raise t.fail("section", f"{reason.section!r} has no title in [sections]")
+
     campaign = Campaign(
         id=top.string("id"),
         name=top.text("name"),
@@ -427,6 +495,7 @@ def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
         kinds=kinds,
         research_levels=tuple(levels),
         sections=sections,
+        reasons=reasons,
     )
     top.done()
     return campaign

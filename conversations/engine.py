@@ -16,16 +16,19 @@ from dataclasses import dataclass
 from typing import Final
 
 from conversations.campaign import Campaign
-from conversations.flows import FLOWS
 from conversations.flows.common import go_to_menu
+from conversations.flows.officer import authority, handle_action, open_any, start_invite
 from conversations.flows.onboarding import start_onboarding
+from conversations.flows.registry import FLOWS
 from conversations.i18n import N_, _, normalise_locale, using_locale
-from conversations.messages import Event, Reply, TurnResult
+from conversations.messages import Event, Option, Reply, TurnResult
+from conversations.notices import NOTICE_PROMPT, remind_and_escalate
 from conversations.parsing import match_option
 from conversations.ports import (
     Clock,
     ConcurrentUpdate,
     Conversation,
+    Notice,
     UnitDirectory,
     UnitOfWorkFactory,
 )
@@ -35,6 +38,7 @@ from conversations.turn import Answer, Turn
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS: Final = 3
+ACTION_MARK: Final = "@"  # option codes of notices: valid whenever pressed, checked when used
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +62,22 @@ _COMMAND_WORDS: Final[dict[str, str]] = {
     "language": "lang",
 }
 _COMMANDS: Final = frozenset(
-    {"start", "new", "list", "mine", "status", "help", "lang", "cancel", "back", "menu"}
+    {
+        "start",
+        "new",
+        "list",
+        "mine",
+        "status",
+        "help",
+        "lang",
+        "cancel",
+        "back",
+        "menu",
+        "pending",
+        "review",
+        "decided",
+        "invite",
+    }
 )
 
 COMMANDS_HELP = N_(
@@ -121,6 +140,64 @@ class Engine:
         event = Event(channel=channel, user_id=user_id, chat_id=chat_id)
         return (await self._turn(event, resume=True)).replies
 
+    # ------------------------------------------------------------------ notices (outbox)
+    async def undelivered(self, channel: str, limit: int = 100) -> list[tuple[Notice, str]]:
+        """Notices waiting for people reachable on ``channel``, with their account there."""
+        async with self.uow_factory() as uow:
+            return await uow.outbox.undelivered(channel, limit=limit)
+
+    async def replaced_reference(self, notice: Notice, channel: str) -> str | None:
+        """Where the notice that ``notice`` replaces was delivered on ``channel`` (to edit it)."""
+        if notice.replaces is None or notice.initiative_id is None:
+            return None
+        async with self.uow_factory() as uow:
+            earlier = await uow.outbox.for_initiative(notice.initiative_id, notice.kind)
+        return next((n.delivered.get(channel) for n in earlier if n.id == notice.replaces), None)
+
+    async def mark_delivered(self, notice_id: int, channel: str, reference: str) -> None:
+        async with self.uow_factory() as uow:
+            await uow.outbox.mark_delivered(notice_id, channel, reference)
+            await uow.commit()
+
+    async def inbox(self, channel: str, user_id: str) -> list[Reply]:
+        """A person's undelivered notices as replies, marked delivered in the same transaction
+        (for messengers that only show things when the person is there, like the console)."""
+        async with self.uow_factory() as uow:
+            conv = await uow.conversations.load(channel, user_id)
+            if conv is None or conv.person_id is None:
+                return []
+            notices = await uow.outbox.undelivered_to(conv.person_id, channel)
+            for notice in notices:
+                await uow.outbox.mark_delivered(notice.id, channel, "shown")
+            await uow.commit()
+        return [
+            Reply(
+                text=notice.text,
+                options=tuple(Option(code, label) for code, label in notice.options),
+                chat_id=user_id,
+                prompt_id=NOTICE_PROMPT,
+            )
+            for notice in notices
+        ]
+
+    async def tick(self) -> int:
+        """Reminders and escalations due now (plan VI: nothing waits forever). Safe to call
+        often and from several processes: each alert is recorded once before it is sent."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            turn = Turn(
+                conv=Conversation(channel="system", user_id="scheduler"),
+                campaign=self.campaign,
+                units=self.units,
+                uow=uow,
+                now=now,
+                chat_id="",
+                flows=FLOWS,
+            )
+            sent = await remind_and_escalate(turn)
+            await uow.commit()
+        return sent
+
     async def mark_unreachable(self, channel: str, user_id: str) -> None:
         """The messenger refuses messages to this account (blocked bot): stop trying it."""
         async with self.uow_factory() as uow:
@@ -174,7 +251,7 @@ class Engine:
 
     async def _resume(self, turn: Turn) -> None:
         if turn.spec() is None:
-            await go_to_menu(turn) if turn.conv.unit_code else await start_onboarding(turn)
+            await start_onboarding(turn)
             return
         await turn.ask(preface=_("Welcome back! We were here:"))
 
@@ -185,6 +262,10 @@ class Engine:
             await self._command(turn, command)
             return
         conv = turn.conv
+        if event.choice and event.choice.startswith(ACTION_MARK) and conv.locale is not None:
+            await self._leave(turn)
+            await handle_action(turn, event.choice)
+            return
         spec = turn.spec()
         if spec is None:
             # A first contact, or a conversation whose step no longer exists.
@@ -241,7 +322,9 @@ class Engine:
             else:
                 turn.say(_("I don't know that command.") + "\n\n" + _(COMMANDS_HELP))
             return
-        onboarded = conv.locale is not None and conv.unit_code is not None
+        onboarded = conv.locale is not None and (
+            conv.unit_code is not None or (await authority(turn)).is_officer
+        )
         joining = command.name == "start" and bool(command.argument)
         if joining or (not onboarded and command.name not in ("help", "lang")):
             await self._leave(turn)
@@ -277,6 +360,26 @@ class Engine:
             case "list" | "mine" | "status":
                 await self._leave(turn)
                 await turn.start_flow("mine")
+            case "pending":
+                await self._leave(turn)
+                await turn.start_flow("officer")
+            case "decided" | "invite":
+                await self._leave(turn)
+                if not (await authority(turn)).is_officer:
+                    turn.say(_("Only union officers can do that."))
+                    await go_to_menu(turn)
+                elif command.name == "invite":
+                    await start_invite(turn)
+                else:
+                    turn.state["rv_offset"] = 0
+                    await turn.go("officer", "decided", remember=False)
+            case "review":
+                number = command.argument.lstrip("#")
+                if not number.isdigit():
+                    await turn.retry(_("Write the number of the initiative, e.g. /review 12."))
+                    return
+                await self._leave(turn)
+                await open_any(turn, int(number))
             case _:  # "start" for a known person, "menu"
                 await self._leave(turn)
                 await go_to_menu(turn)

@@ -7,6 +7,7 @@ the unit of work, before anything is sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -62,6 +63,16 @@ class UnitDirectory(Protocol):
     def grassroots_under(self, code: str) -> list[Unit]:
         """Every grassroots union in the subtree of ``code`` (itself if it is one)."""
         ...
+
+    def ancestors(self, code: str) -> list[Unit]:
+        """The units above ``code``, nearest first."""
+        ...
+
+    def descendants(self, code: str) -> list[Unit]:
+        """Every unit below ``code``."""
+        ...
+
+    def children(self, code: str) -> list[Unit]: ...
 
 
 class Status(StrEnum):
@@ -135,6 +146,21 @@ class ConversationRepository(Protocol):
         """Mark a messenger account as refusing messages (``since``), or reachable (``None``)."""
         ...
 
+    async def ensure_person(self, channel: str, user_id: str, at: datetime) -> int:
+        """The person behind an account, created (not yet onboarded) if never seen: an admin
+        can name an officer before they have written to the bot."""
+        ...
+
+    async def person(self, person_id: int) -> Person | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: int
+    display_name: str
+    locale: str | None
+    unit_code: str | None
+
 
 class InitiativeRepository(Protocol):
     async def add(
@@ -176,12 +202,148 @@ class InitiativeRepository(Protocol):
         """Oldest first."""
         ...
 
+    async def change_status_if(
+        self, initiative_id: int, *, expected: Status, new: Status, at: datetime
+    ) -> bool:
+        """Move from ``expected`` to ``new`` only if it is still ``expected``; False otherwise.
+
+        The single statement that makes "the first decision wins" true across officers and
+        processes (``UPDATE … WHERE id = :id AND status = :expected``).
+        """
+        ...
+
+    async def list_in_units(
+        self,
+        unit_codes: Sequence[str],
+        *,
+        statuses: Sequence[Status],
+        offset: int = 0,
+        limit: int = 50,
+        oldest_first: bool = True,
+    ) -> list[StoredInitiative]:
+        """Initiatives of these units in these statuses, ordered by ``submitted_at`` then id
+        (``updated_at`` for statuses never submitted)."""
+        ...
+
+    async def count_in_units(
+        self, unit_codes: Sequence[str], *, statuses: Sequence[Status]
+    ) -> int: ...
+
+    async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
+        """Everything still ``submitted`` whose ``submitted_at`` is before ``moment``."""
+        ...
+
+    async def alerts(self, initiative_id: int) -> set[str]:
+        """Which review alerts (e.g. ``"remind:1"``, ``"escalate:1"``) were already sent."""
+        ...
+
+    async def add_alert(self, initiative_id: int, alert: str, at: datetime) -> bool:
+        """Record an alert once; False if it was already recorded (so it is never sent twice)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Officer:
+    """A person who acts for a union: their unit and everything under it (plan VI)."""
+
+    person_id: int
+    unit_code: str
+    display_name: str = ""
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    code: str
+    unit_code: str
+    created_by: int
+    created_at: datetime
+    expires_at: datetime
+    used_by: int | None = None
+    used_at: datetime | None = None
+
+
+class OfficerRepository(Protocol):
+    async def add(self, person_id: int, unit_code: str, at: datetime) -> bool:
+        """False if the person already was an officer of that unit."""
+        ...
+
+    async def remove(self, person_id: int, unit_code: str) -> bool: ...
+
+    async def units_of(self, person_id: int) -> list[str]:
+        """The units this person is an officer of (empty for a worker)."""
+        ...
+
+    async def of_units(self, unit_codes: Sequence[str]) -> list[Officer]:
+        """The officers of exactly these units (with their name and language)."""
+        ...
+
+    async def all(self) -> list[Officer]: ...
+
+    async def add_invite(self, invite: Invite) -> None: ...
+
+    async def get_invite(self, code: str) -> Invite | None: ...
+
+    async def use_invite(self, code: str, person_id: int, at: datetime) -> bool:
+        """Mark a still-unused invite used; False if someone used it first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message for someone other than the person whose turn made it (an officer's approval
+    prompt, an author's outcome), written in the outbox in the same transaction as the change
+    it reports, rendered in the recipient's language, delivered after the commit.
+
+    ``replaces`` names an earlier notice this one supersedes (e.g. "decided by …" replacing an
+    approval prompt): a messenger that can edit messages edits that one instead of adding.
+    """
+
+    id: int
+    person_id: int
+    text: str
+    options: tuple[tuple[str, str], ...]
+    created_at: datetime
+    kind: str = ""
+    initiative_id: int | None = None
+    replaces: int | None = None
+    delivered: dict[str, str] = field(default_factory=dict)  # channel -> message reference
+
+
+class OutboxRepository(Protocol):
+    async def add(
+        self,
+        *,
+        person_id: int,
+        text: str,
+        options: Sequence[tuple[str, str]],
+        at: datetime,
+        kind: str = "",
+        initiative_id: int | None = None,
+        replaces: int | None = None,
+    ) -> int: ...
+
+    async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
+        """Notices of one kind about one initiative (e.g. the approval prompts to replace)."""
+        ...
+
+    async def undelivered(self, channel: str, *, limit: int = 100) -> list[tuple[Notice, str]]:
+        """Notices not yet delivered on ``channel`` to people who have a reachable identity
+        there, oldest first, with that identity's external id."""
+        ...
+
+    async def undelivered_to(self, person_id: int, channel: str) -> list[Notice]: ...
+
+    async def mark_delivered(self, notice_id: int, channel: str, reference: str) -> None: ...
+
 
 class UnitOfWork(Protocol):
     """One turn's transaction: ``async with uow: …; await uow.commit()``; no commit, no change."""
 
     conversations: ConversationRepository
     initiatives: InitiativeRepository
+    officers: OfficerRepository
+    outbox: OutboxRepository
 
     async def __aenter__(self) -> Self: ...
 

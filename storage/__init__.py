@@ -13,6 +13,8 @@ from storage.repositories import (
     NotADraft,
     SqlConversationRepository,
     SqlInitiativeRepository,
+    SqlOfficerRepository,
+    SqlOutboxRepository,
 )
 from storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from storage.units import (
@@ -32,6 +34,8 @@ __all__ = [
     "NotADraft",
     "SqlConversationRepository",
     "SqlInitiativeRepository",
+    "SqlOfficerRepository",
+    "SqlOutboxRepository",
     "SqlUnitOfWork",
     "SqlUnitOfWorkFactory",
     "UnitImportError",

@@ -2,8 +2,12 @@
 
 A person's conversation lives in their ``people`` row (flow, step, state, options), so a turn
 reads one row and writes one row. ``identities`` maps a messenger account to a person, so a
-Telegram and a Zalo account can later be linked to the same person. The schema itself is made
-by the Alembic migrations; these models must stay equal to them (a test compares the two).
+Telegram and a Zalo account can later be linked to the same person. ``officers`` say who acts
+for which union, ``invites`` are the one-time codes that make someone an officer. ``outbox``
+holds the notices written in a turn for other people, ``outbox_deliveries`` which messenger
+has delivered each; ``initiative_alerts`` the review reminders already sent. The schema itself
+is made by the Alembic migrations; these models must stay equal to them (a test compares the
+two).
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ STATUSES = tuple(status.value for status in Status)
 
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+_EMPTY = text("''")  # an empty-string server default
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -161,6 +168,72 @@ class StatusChangeRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class OfficerRow(Base):
+    __tablename__ = "officers"
+    __table_args__ = (Index("ix_officers_unit_code", "unit_code"),)
+
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"), primary_key=True)
+    unit_code: Mapped[str] = mapped_column(Text, ForeignKey("units.code"), primary_key=True)
+    added_at: Mapped[datetime]
+
+
+class InviteRow(Base):
+    __tablename__ = "invites"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(Text, ForeignKey("units.code"))
+    created_by: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_by: Mapped[int | None] = mapped_column(Integer, ForeignKey("people.id"))
+    used_at: Mapped[datetime | None]
+
+
+class NoticeRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_initiative_id_kind", "initiative_id", "kind"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    text: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[list[str]]] = mapped_column(JSON)
+    # ``text`` is the column from here on in this class body, hence the constant.
+    kind: Mapped[str] = mapped_column(Text, server_default=_EMPTY)
+    initiative_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("initiatives.id", ondelete="CASCADE")
+    )
+    # A superseded notice that goes away leaves its successor to be sent as a new message.
+    replaces: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("outbox.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    __tablename__ = "outbox_deliveries"
+
+    notice_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    # The messenger's id of the sent message, so a later notice can edit it.
+    reference: Mapped[str] = mapped_column(Text)
+    delivered_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    __tablename__ = "initiative_alerts"
+
+    initiative_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("initiatives.id", ondelete="CASCADE"), primary_key=True
+    )
+    alert: Mapped[str] = mapped_column(Text, primary_key=True)
+    at: Mapped[datetime]
+
+
 # Core handles on the tables: the repositories build plain statements on them (no ORM
 # identity map or unit of work in the hot path of a turn).
 units = cast(Table, UnitRow.__table__)
@@ -168,3 +241,8 @@ people = cast(Table, PersonRow.__table__)
 identities = cast(Table, IdentityRow.__table__)
 initiatives = cast(Table, InitiativeRow.__table__)
 status_changes = cast(Table, StatusChangeRow.__table__)
+officers = cast(Table, OfficerRow.__table__)
+invites = cast(Table, InviteRow.__table__)
+outbox = cast(Table, NoticeRow.__table__)
+outbox_deliveries = cast(Table, DeliveryRow.__table__)
+initiative_alerts = cast(Table, AlertRow.__table__)

@@ -1,29 +1,62 @@
-"""The conversation and initiative repositories of ``conversations.ports``, on SQLAlchemy Core.
+"""The repositories of ``conversations.ports``, on SQLAlchemy Core.
 
 They run plain statements on the unit of work's connection and never commit. A turn costs one
 SELECT (identities JOIN people) to load and one UPDATE to save; the UPDATE checks the version
 it read, so two turns of the same person racing each other cannot silently overwrite one
 another: the loser gets :class:`ConcurrentUpdate` and its transaction is rolled back.
+
+Whatever must happen once however many officers or processes try at the same moment (a
+decision, an alert, an invite) is one conditional statement: ``UPDATE … WHERE`` the old value,
+or ``INSERT … ON CONFLICT DO NOTHING``, and the row count says who won. On SQLite the second
+writer waits for the first to commit (``busy_timeout``) and then sees its work.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, insert, select, update
+from sqlalchemy import (
+    Executable,
+    Row,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.ports import (
     ConcurrentUpdate,
     Conversation,
     InitiativeNotFound,
+    Invite,
     NotADraft,
+    Notice,
+    Officer,
+    Person,
     Status,
     StatusChange,
     StoredInitiative,
 )
-from storage.models import identities, initiatives, people, status_changes
+from storage.models import (
+    identities,
+    initiative_alerts,
+    initiatives,
+    invites,
+    officers,
+    outbox,
+    outbox_deliveries,
+    people,
+    status_changes,
+)
 
 __all__ = ["ConcurrentUpdate", "InitiativeNotFound", "NotADraft"]
 
@@ -63,6 +96,41 @@ _UPDATE_PERSON = update(people).where(
     people.c.id == bindparam("b_id"), people.c.version == bindparam("b_version")
 )
 
+_FIND_PERSON = select(identities.c.person_id).where(
+    identities.c.channel == bindparam("b_channel"),
+    identities.c.external_id == bindparam("b_external_id"),
+)
+_GET_PERSON = select(
+    people.c.id, people.c.display_name, people.c.locale, people.c.unit_code
+).where(people.c.id == bindparam("b_id"))
+
+
+class _InsertOnce:
+    """An INSERT that skips a row whose key is already there; it says whether it wrote.
+
+    ``ON CONFLICT DO NOTHING`` in the connection's own dialect: one statement, no savepoint
+    (pysqlite's savepoints would commit a transaction they opened), and a broken foreign key
+    still raises.
+    """
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._statements: dict[str, Executable] = {
+            "sqlite": sqlite.insert(table).on_conflict_do_nothing(),
+            "postgresql": postgresql.insert(table).on_conflict_do_nothing(),
+        }
+
+    async def __call__(self, connection: AsyncConnection, values: dict[str, Any]) -> bool:
+        statement = self._statements.get(connection.dialect.name)
+        if statement is None:
+            raise NotImplementedError(
+                f"no INSERT … ON CONFLICT DO NOTHING into {self._table.name} "
+                f"for {connection.dialect.name}"
+            )
+        result = await connection.execute(statement, values)
+        return result.rowcount == 1
+
+
 _INITIATIVE_COLUMNS = (
     initiatives.c.id,
     initiatives.c.person_id,
@@ -97,6 +165,44 @@ _UPDATE_INITIATIVE_SUBMITTED = _UPDATE_INITIATIVE.values(
 _DELETE_DRAFT = delete(initiatives).where(
     initiatives.c.id == bindparam("b_id"), initiatives.c.status == Status.DRAFT.value
 )
+# Parameters named like columns (status, updated_at, submitted_at) become the SET clause.
+_CHANGE_STATUS_IF = (
+    update(initiatives)
+    .where(
+        initiatives.c.id == bindparam("b_id"),
+        initiatives.c.status == bindparam("b_expected"),
+    )
+    .values(version=initiatives.c.version + 1)
+)
+_IN_UNITS = (
+    initiatives.c.unit_code.in_(bindparam("b_units", expanding=True)),
+    initiatives.c.status.in_(bindparam("b_statuses", expanding=True)),
+)
+# A submitted initiative queues by when it was sent; one never sent, by its last change.
+_QUEUED_AT = func.coalesce(initiatives.c.submitted_at, initiatives.c.updated_at)
+_PAGE_OF_UNITS = (
+    select(*_INITIATIVE_COLUMNS)
+    .where(*_IN_UNITS)
+    .limit(bindparam("b_limit"))
+    .offset(bindparam("b_offset"))
+)
+_LIST_IN_UNITS = {  # by oldest_first
+    True: _PAGE_OF_UNITS.order_by(_QUEUED_AT, initiatives.c.id),
+    False: _PAGE_OF_UNITS.order_by(_QUEUED_AT.desc(), initiatives.c.id.desc()),
+}
+_COUNT_IN_UNITS = select(func.count()).select_from(initiatives).where(*_IN_UNITS)
+_SUBMITTED_BEFORE = (
+    select(*_INITIATIVE_COLUMNS)
+    .where(
+        initiatives.c.status == Status.SUBMITTED.value,
+        initiatives.c.submitted_at < bindparam("b_moment"),
+    )
+    .order_by(initiatives.c.submitted_at, initiatives.c.id)
+)
+_ALERTS = select(initiative_alerts.c.alert).where(
+    initiative_alerts.c.initiative_id == bindparam("b_id")
+)
+_ADD_ALERT = _InsertOnce(initiative_alerts)
 _EXISTS_INITIATIVE = select(initiatives.c.id).where(initiatives.c.id == bindparam("b_id"))
 _INSERT_STATUS_CHANGE = insert(status_changes)
 _HISTORY = (
@@ -187,6 +293,44 @@ class SqlConversationRepository:
     async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
         await self._connection.execute(
             _SET_UNREACHABLE, {"b_channel": channel, "b_external_id": user_id, "since": since}
+        )
+
+    async def ensure_person(self, channel: str, user_id: str, at: datetime) -> int:
+        found = await self._connection.execute(
+            _FIND_PERSON, {"b_channel": channel, "b_external_id": user_id}
+        )
+        person_id = found.scalar_one_or_none()
+        if person_id is not None:
+            return int(person_id)
+        # A person not yet onboarded: what ``save`` writes for a new Conversation.
+        result = await self._connection.execute(
+            _INSERT_PERSON,
+            {
+                "display_name": "",
+                "locale": None,
+                "unit_code": None,
+                "flow": None,
+                "step": None,
+                "state": {},
+                "options": [],
+                "version": 1,
+                "created_at": at,
+                "updated_at": at,
+            },
+        )
+        new_id = _new_id(result.inserted_primary_key)
+        await self._connection.execute(
+            _INSERT_IDENTITY,
+            {"channel": channel, "external_id": user_id, "person_id": new_id, "created_at": at},
+        )
+        return new_id
+
+    async def person(self, person_id: int) -> Person | None:
+        row = (await self._connection.execute(_GET_PERSON, {"b_id": person_id})).first()
+        if row is None:
+            return None
+        return Person(
+            id=row.id, display_name=row.display_name, locale=row.locale, unit_code=row.unit_code
         )
 
 
@@ -326,4 +470,319 @@ class SqlInitiativeRepository:
                 note=row.note,
             )
             for row in result
+        ]
+
+    async def change_status_if(
+        self, initiative_id: int, *, expected: Status, new: Status, at: datetime
+    ) -> bool:
+        expected, new = Status(expected), Status(new)
+        params: dict[str, Any] = {
+            "b_id": initiative_id,
+            "b_expected": expected.value,
+            "status": new.value,
+            "updated_at": at,
+        }
+        # Stamped when the status *becomes* submitted, as in ``update``.
+        if new == Status.SUBMITTED and expected != Status.SUBMITTED:
+            params["submitted_at"] = at
+        result = await self._connection.execute(_CHANGE_STATUS_IF, params)
+        return result.rowcount == 1
+
+    async def list_in_units(
+        self,
+        unit_codes: Sequence[str],
+        *,
+        statuses: Sequence[Status],
+        offset: int = 0,
+        limit: int = 50,
+        oldest_first: bool = True,
+    ) -> list[StoredInitiative]:
+        result = await self._connection.execute(
+            _LIST_IN_UNITS[oldest_first],
+            {
+                **_in_units(unit_codes, statuses),
+                "b_offset": max(offset, 0),
+                "b_limit": max(limit, 0),
+            },
+        )
+        return [_initiative(row) for row in result]
+
+    async def count_in_units(
+        self, unit_codes: Sequence[str], *, statuses: Sequence[Status]
+    ) -> int:
+        result = await self._connection.execute(_COUNT_IN_UNITS, _in_units(unit_codes, statuses))
+        return int(result.scalar_one())
+
+    async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
+        result = await self._connection.execute(_SUBMITTED_BEFORE, {"b_moment": moment})
+        return [_initiative(row) for row in result]
+
+    async def alerts(self, initiative_id: int) -> set[str]:
+        result = await self._connection.execute(_ALERTS, {"b_id": initiative_id})
+        return {str(alert) for alert in result.scalars()}
+
+    async def add_alert(self, initiative_id: int, alert: str, at: datetime) -> bool:
+        return await _ADD_ALERT(
+            self._connection, {"initiative_id": initiative_id, "alert": alert, "at": at}
+        )
+
+
+def _in_units(unit_codes: Sequence[str], statuses: Sequence[Status]) -> dict[str, Any]:
+    return {
+        "b_units": list(unit_codes),
+        "b_statuses": [Status(status).value for status in statuses],
+    }
+
+
+# --- officers and invites --------------------------------------------------------------------
+
+_ADD_OFFICER = _InsertOnce(officers)
+_REMOVE_OFFICER = delete(officers).where(
+    officers.c.person_id == bindparam("b_person_id"),
+    officers.c.unit_code == bindparam("b_unit_code"),
+)
+_UNITS_OF = (
+    select(officers.c.unit_code)
+    .where(officers.c.person_id == bindparam("b_person_id"))
+    .order_by(officers.c.unit_code)
+)
+_ALL_OFFICERS = (
+    select(officers.c.person_id, officers.c.unit_code, people.c.display_name, people.c.locale)
+    .select_from(officers.join(people, people.c.id == officers.c.person_id))
+    .order_by(officers.c.unit_code, officers.c.person_id)
+)
+_OFFICERS_OF_UNITS = _ALL_OFFICERS.where(
+    officers.c.unit_code.in_(bindparam("b_units", expanding=True))
+)
+_INSERT_INVITE = insert(invites)
+_GET_INVITE = select(invites).where(invites.c.code == bindparam("b_code"))
+_USE_INVITE = update(invites).where(
+    invites.c.code == bindparam("b_code"), invites.c.used_by.is_(None)
+)
+
+
+def _officers(rows: Iterable[Row[*tuple[Any, ...]]]) -> list[Officer]:
+    return [
+        Officer(
+            person_id=row.person_id,
+            unit_code=row.unit_code,
+            display_name=row.display_name,
+            locale=row.locale,
+        )
+        for row in rows
+    ]
+
+
+class SqlOfficerRepository:
+    """``OfficerRepository`` over one connection of the unit of work.
+
+    Lists come in unit code order, then person id. Whether an invite has expired is the
+    caller's to judge (``Invite.expires_at``): ``use_invite`` only makes sure it is used once.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, person_id: int, unit_code: str, at: datetime) -> bool:
+        return await _ADD_OFFICER(
+            self._connection, {"person_id": person_id, "unit_code": unit_code, "added_at": at}
+        )
+
+    async def remove(self, person_id: int, unit_code: str) -> bool:
+        result = await self._connection.execute(
+            _REMOVE_OFFICER, {"b_person_id": person_id, "b_unit_code": unit_code}
+        )
+        return result.rowcount == 1
+
+    async def units_of(self, person_id: int) -> list[str]:
+        result = await self._connection.execute(_UNITS_OF, {"b_person_id": person_id})
+        return [str(code) for code in result.scalars()]
+
+    async def of_units(self, unit_codes: Sequence[str]) -> list[Officer]:
+        result = await self._connection.execute(_OFFICERS_OF_UNITS, {"b_units": list(unit_codes)})
+        return _officers(result)
+
+    async def all(self) -> list[Officer]:
+        return _officers(await self._connection.execute(_ALL_OFFICERS))
+
+    async def add_invite(self, invite: Invite) -> None:
+        await self._connection.execute(
+            _INSERT_INVITE,
+            {
+                "code": invite.code,
+                "unit_code": invite.unit_code,
+                "created_by": invite.created_by,
+                "created_at": invite.created_at,
+                "expires_at": invite.expires_at,
+                "used_by": invite.used_by,
+                "used_at": invite.used_at,
+            },
+        )
+
+    async def get_invite(self, code: str) -> Invite | None:
+        row = (await self._connection.execute(_GET_INVITE, {"b_code": code})).first()
+        if row is None:
+            return None
+        return Invite(
+            code=row.code,
+            unit_code=row.unit_code,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            used_by=row.used_by,
+            used_at=row.used_at,
+        )
+
+    async def use_invite(self, code: str, person_id: int, at: datetime) -> bool:
+        result = await self._connection.execute(
+            _USE_INVITE, {"b_code": code, "used_by": person_id, "used_at": at}
+        )
+        return result.rowcount == 1
+
+
+# --- the outbox ------------------------------------------------------------------------------
+
+_NOTICE_COLUMNS = (
+    outbox.c.id,
+    outbox.c.person_id,
+    outbox.c.text,
+    outbox.c.options,
+    outbox.c.kind,
+    outbox.c.initiative_id,
+    outbox.c.replaces,
+    outbox.c.created_at,
+)
+_INSERT_NOTICE = insert(outbox)
+_FOR_INITIATIVE = (
+    select(*_NOTICE_COLUMNS)
+    .where(outbox.c.initiative_id == bindparam("b_id"), outbox.c.kind == bindparam("b_kind"))
+    .order_by(outbox.c.id)
+)
+_NOT_DELIVERED_ON_CHANNEL = ~exists().where(
+    outbox_deliveries.c.notice_id == outbox.c.id,
+    outbox_deliveries.c.channel == bindparam("b_channel"),
+)
+# One account per person and channel (the smallest id, so the pick is stable), reachable ones
+# only: a person who blocked the bot there gets nothing on it until they write again.
+_REACHABLE = (
+    select(identities.c.person_id, func.min(identities.c.external_id).label("external_id"))
+    .where(
+        identities.c.channel == bindparam("b_channel"),
+        identities.c.unreachable_since.is_(None),
+    )
+    .group_by(identities.c.person_id)
+    .subquery("reachable")
+)
+_UNDELIVERED = (
+    select(*_NOTICE_COLUMNS, _REACHABLE.c.external_id)
+    .select_from(outbox.join(_REACHABLE, _REACHABLE.c.person_id == outbox.c.person_id))
+    .where(_NOT_DELIVERED_ON_CHANNEL)
+    .order_by(outbox.c.created_at, outbox.c.id)
+    .limit(bindparam("b_limit"))
+)
+_UNDELIVERED_TO = (
+    select(*_NOTICE_COLUMNS)
+    .where(outbox.c.person_id == bindparam("b_person_id"), _NOT_DELIVERED_ON_CHANNEL)
+    .order_by(outbox.c.created_at, outbox.c.id)
+)
+_DELIVERIES = select(
+    outbox_deliveries.c.notice_id, outbox_deliveries.c.channel, outbox_deliveries.c.reference
+).where(outbox_deliveries.c.notice_id.in_(bindparam("b_ids", expanding=True)))
+_MARK_DELIVERED = _InsertOnce(outbox_deliveries)
+
+
+class SqlOutboxRepository:
+    """``OutboxRepository`` over one connection of the unit of work.
+
+    Notices come oldest first (``created_at``, then id), each with the channel → message
+    reference map of its deliveries so far.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(
+        self,
+        *,
+        person_id: int,
+        text: str,
+        options: Sequence[tuple[str, str]],
+        at: datetime,
+        kind: str = "",
+        initiative_id: int | None = None,
+        replaces: int | None = None,
+    ) -> int:
+        result = await self._connection.execute(
+            _INSERT_NOTICE,
+            {
+                "person_id": person_id,
+                "text": text,
+                "options": [[code, label] for code, label in options],
+                "kind": kind,
+                "initiative_id": initiative_id,
+                "replaces": replaces,
+                "created_at": at,
+            },
+        )
+        return _new_id(result.inserted_primary_key)
+
+    async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
+        result = await self._connection.execute(
+            _FOR_INITIATIVE, {"b_id": initiative_id, "b_kind": kind}
+        )
+        return await self._notices(result.all())
+
+    async def undelivered(self, channel: str, *, limit: int = 100) -> list[tuple[Notice, str]]:
+        rows = (
+            await self._connection.execute(
+                _UNDELIVERED, {"b_channel": channel, "b_limit": max(limit, 0)}
+            )
+        ).all()
+        notices = await self._notices(rows)
+        return [(notice, str(row.external_id)) for notice, row in zip(notices, rows, strict=True)]
+
+    async def undelivered_to(self, person_id: int, channel: str) -> list[Notice]:
+        result = await self._connection.execute(
+            _UNDELIVERED_TO, {"b_person_id": person_id, "b_channel": channel}
+        )
+        return await self._notices(result.all())
+
+    async def mark_delivered(
+        self, notice_id: int, channel: str, reference: str, at: datetime | None = None
+    ) -> None:
+        """Idempotent: a second delivery on the same channel keeps the first reference.
+
+        ``at`` defaults to the real time: a message leaves when it leaves, replayed or not.
+        """
+        await _MARK_DELIVERED(
+            self._connection,
+            {
+                "notice_id": notice_id,
+                "channel": channel,
+                "reference": reference,
+                "delivered_at": datetime.now(UTC) if at is None else at,
+            },
+        )
+
+    async def _notices(self, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Notice]:
+        delivered: dict[int, dict[str, str]] = {}
+        if rows:
+            result = await self._connection.execute(
+                _DELIVERIES, {"b_ids": [row.id for row in rows]}
+            )
+            for delivery in result:
+                delivered.setdefault(delivery.notice_id, {})[delivery.channel] = delivery.reference
+        return [
+            Notice(
+                id=row.id,
+                person_id=row.person_id,
+                text=row.text,
+                options=tuple((str(code), str(label)) for code, label in row.options),
+                created_at=row.created_at,
+                kind=row.kind,
+                initiative_id=row.initiative_id,
+                replaces=row.replaces,
+                delivered=delivered.get(row.id, {}),
+            )
+            for row in rows
         ]

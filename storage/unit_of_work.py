@@ -13,8 +13,18 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from conversations.ports import ConversationRepository, InitiativeRepository
-from storage.repositories import SqlConversationRepository, SqlInitiativeRepository
+from conversations.ports import (
+    ConversationRepository,
+    InitiativeRepository,
+    OfficerRepository,
+    OutboxRepository,
+)
+from storage.repositories import (
+    SqlConversationRepository,
+    SqlInitiativeRepository,
+    SqlOfficerRepository,
+    SqlOutboxRepository,
+)
 
 
 class SqlUnitOfWork:
@@ -23,6 +33,8 @@ class SqlUnitOfWork:
     # Typed as the ports (Protocol attributes are invariant), built on entry.
     conversations: ConversationRepository
     initiatives: InitiativeRepository
+    officers: OfficerRepository
+    outbox: OutboxRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -41,6 +53,8 @@ class SqlUnitOfWork:
         self._connection = await self._engine.connect()
         self.conversations = SqlConversationRepository(self._connection)
         self.initiatives = SqlInitiativeRepository(self._connection)
+        self.officers = SqlOfficerRepository(self._connection)
+        self.outbox = SqlOutboxRepository(self._connection)
         return self
 
     async def __aexit__(

@@ -11,24 +11,37 @@ They keep the semantics of ``storage`` — the thing they stand in for — and a
 - JSON goes through ``json`` on the way in and out (a tuple comes back a list, a set is
   refused), datetimes must be aware and come back in UTC;
 - references are checked like foreign keys (:class:`sqlalchemy.exc.IntegrityError`); unit
-  codes only when the store was given units.
+  codes only when the store was given units;
+- what must happen once (``change_status_if``, ``add_alert``, ``use_invite``, adding an
+  officer, ``mark_delivered``) takes a lock on its row until the transaction ends: a second
+  unit of work doing the same waits for the first to commit or roll back, then sees its work,
+  as a second SQLite writer does (and gives up with
+  :class:`sqlalchemy.exc.OperationalError` after the same 5 seconds). Other writes take no
+  lock (SQLite's one lock for the whole file is not imitated).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from conversations.ports import (
     Conversation,
     ConversationRepository,
     InitiativeRepository,
+    Invite,
+    Notice,
+    Officer,
+    OfficerRepository,
+    OutboxRepository,
+    Person,
     Status,
     StatusChange,
     StoredInitiative,
@@ -75,6 +88,10 @@ def _broken_reference(what: str) -> IntegrityError:
     return IntegrityError("(fake) FOREIGN KEY constraint failed", None, Exception(what))
 
 
+def _duplicate(what: object) -> IntegrityError:
+    return IntegrityError("(fake) UNIQUE constraint failed", None, Exception(what))
+
+
 @dataclass(frozen=True, slots=True)
 class _Person:
     id: int
@@ -110,6 +127,40 @@ class _Initiative:
 class _Change:
     id: int
     change: StatusChange
+
+
+@dataclass(frozen=True, slots=True)
+class _Alert:
+    initiative_id: int
+    alert: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Officer:
+    person_id: int
+    unit_code: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Notice:
+    id: int
+    person_id: int
+    text: str
+    options: str  # JSON text
+    kind: str
+    initiative_id: int | None
+    replaces: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    notice_id: int
+    channel: str
+    reference: str
+    delivered_at: datetime
 
 
 class _Table(Generic[K, V]):
@@ -152,7 +203,15 @@ class MemoryStore:
         self.unreachable: dict[tuple[str, str], datetime] = {}
         self.initiatives: dict[int, _Initiative] = {}
         self.changes: dict[int, _Change] = {}
-        self.sequences = {"people": 0, "initiatives": 0, "status_changes": 0}
+        self.alerts: dict[tuple[int, str], _Alert] = {}
+        self.officers: dict[tuple[int, str], _Officer] = {}
+        self.invites: dict[str, Invite] = {}
+        self.outbox: dict[int, _Notice] = {}
+        self.deliveries: dict[tuple[int, str], _Delivery] = {}
+        self.sequences = {"people": 0, "initiatives": 0, "status_changes": 0, "outbox": 0}
+        # Row locks of open transactions: the holder, and what its end sets for the waiters.
+        self.locks: dict[Hashable, tuple[_Transaction, asyncio.Event]] = {}
+        self.lock_timeout = 5.0  # SQLite's busy_timeout (storage.db)
         self.unit_codes: set[str] | None = None if units is None else set()
         self.commits = 0
         if units is not None:
@@ -175,7 +234,44 @@ class _Transaction:
         self.unreachable = _Table(store.unreachable)
         self.initiatives = _Table(store.initiatives)
         self.changes = _Table(store.changes)
+        self.alerts = _Table(store.alerts)
+        self.officers = _Table(store.officers)
+        self.invites = _Table(store.invites)
+        self.outbox = _Table(store.outbox)
+        self.deliveries = _Table(store.deliveries)
         self.sequences = dict(store.sequences)
+
+    def _tables(self) -> tuple[_Table[Any, Any], ...]:
+        return (
+            self.people,
+            self.identities,
+            self.unreachable,
+            self.initiatives,
+            self.changes,
+            self.alerts,
+            self.officers,
+            self.invites,
+            self.outbox,
+            self.deliveries,
+        )
+
+    async def lock(self, key: Hashable) -> None:
+        """Hold ``key`` until this transaction ends, once no other open one holds it."""
+        locks = self.store.locks
+        while (held := locks.get(key)) is not None and held[0] is not self:
+            try:
+                await asyncio.wait_for(held[1].wait(), self.store.lock_timeout)
+            except TimeoutError:
+                raise OperationalError("(fake) database is locked", None, Exception(key)) from None
+        if held is None:
+            locks[key] = (self, asyncio.Event())
+
+    def _unlock(self) -> None:
+        locks = self.store.locks
+        for key, (holder, released) in list(locks.items()):
+            if holder is self:
+                del locks[key]
+                released.set()
 
     def next_id(self, table: str) -> int:
         self.sequences[table] += 1
@@ -190,29 +286,23 @@ class _Transaction:
         if person_id is not None and self.people.get(person_id) is None:
             raise _broken_reference(f"person {person_id}")
 
+    def check_initiative(self, initiative_id: int | None) -> None:
+        if initiative_id is not None and self.initiatives.get(initiative_id) is None:
+            raise _broken_reference(f"initiative {initiative_id}")
+
     def commit(self) -> None:
-        for table in (
-            self.people,
-            self.identities,
-            self.unreachable,
-            self.initiatives,
-            self.changes,
-        ):
+        for table in self._tables():
             table.apply()
         for name, value in self.sequences.items():
             self.store.sequences[name] = max(self.store.sequences[name], value)
         self.store.commits += 1
+        self._unlock()
 
     def discard(self) -> None:
-        for table in (
-            self.people,
-            self.identities,
-            self.unreachable,
-            self.initiatives,
-            self.changes,
-        ):
+        for table in self._tables():
             table.pending = {}
         self.sequences = dict(self.store.sequences)
+        self._unlock()
 
 
 class MemoryConversationRepository:
@@ -279,6 +369,40 @@ class MemoryConversationRepository:
             self._tx.unreachable.remove(key)
         else:
             self._tx.unreachable.put(key, _utc(since))
+
+    async def ensure_person(self, channel: str, user_id: str, at: datetime) -> int:
+        at = _utc(at)
+        tx = self._tx
+        found = tx.identities.get((channel, user_id))
+        if found is not None:
+            return found
+        person_id = tx.next_id("people")
+        tx.people.put(
+            person_id,
+            _Person(
+                id=person_id,
+                display_name="",
+                locale=None,
+                unit_code=None,
+                flow=None,
+                step=None,
+                state="{}",
+                options="[]",
+                version=1,
+                created_at=at,
+                updated_at=at,
+            ),
+        )
+        tx.identities.put((channel, user_id), person_id)
+        return person_id
+
+    async def person(self, person_id: int) -> Person | None:
+        row = self._tx.people.get(person_id)
+        if row is None:
+            return None
+        return Person(
+            id=row.id, display_name=row.display_name, locale=row.locale, unit_code=row.unit_code
+        )
 
 
 class MemoryInitiativeRepository:
@@ -382,10 +506,24 @@ class MemoryInitiativeRepository:
             raise InitiativeNotFound(initiative_id)
         if row.status != Status.DRAFT:
             raise NotADraft(initiative_id)
-        self._tx.initiatives.remove(initiative_id)
-        for change in self._tx.changes.rows():  # ON DELETE CASCADE
+        tx = self._tx
+        tx.initiatives.remove(initiative_id)
+        # ON DELETE CASCADE, and SET NULL on a notice replacing one that went.
+        for change in tx.changes.rows():
             if change.change.initiative_id == initiative_id:
-                self._tx.changes.remove(change.id)
+                tx.changes.remove(change.id)
+        for alert in tx.alerts.rows():
+            if alert.initiative_id == initiative_id:
+                tx.alerts.remove((alert.initiative_id, alert.alert))
+        gone = {n.id for n in tx.outbox.rows() if n.initiative_id == initiative_id}
+        for notice in tx.outbox.rows():
+            if notice.id in gone:
+                tx.outbox.remove(notice.id)
+            elif notice.replaces in gone:
+                tx.outbox.put(notice.id, replace(notice, replaces=None))
+        for delivery in tx.deliveries.rows():
+            if delivery.notice_id in gone:
+                tx.deliveries.remove((delivery.notice_id, delivery.channel))
 
     async def record_status(self, change: StatusChange) -> None:
         if self._tx.initiatives.get(change.initiative_id) is None:
@@ -407,12 +545,269 @@ class MemoryInitiativeRepository:
         rows.sort(key=lambda row: (row.change.at, row.id))
         return [row.change for row in rows]
 
+    async def change_status_if(
+        self, initiative_id: int, *, expected: Status, new: Status, at: datetime
+    ) -> bool:
+        at = _utc(at)
+        expected, new = Status(expected), Status(new)
+        await self._tx.lock(("initiatives", initiative_id))
+        row = self._tx.initiatives.get(initiative_id)
+        if row is None or row.status != expected:
+            return False
+        submitted_at = row.submitted_at
+        if new == Status.SUBMITTED and expected != Status.SUBMITTED:
+            submitted_at = at
+        self._tx.initiatives.put(
+            initiative_id,
+            replace(
+                row,
+                status=new,
+                updated_at=at,
+                submitted_at=submitted_at,
+                version=row.version + 1,
+            ),
+        )
+        return True
+
+    def _in_units(
+        self, unit_codes: Sequence[str], statuses: Sequence[Status]
+    ) -> list[_Initiative]:
+        codes, wanted = set(unit_codes), {Status(status) for status in statuses}
+        return [
+            row
+            for row in self._tx.initiatives.rows()
+            if row.unit_code in codes and row.status in wanted
+        ]
+
+    async def list_in_units(
+        self,
+        unit_codes: Sequence[str],
+        *,
+        statuses: Sequence[Status],
+        offset: int = 0,
+        limit: int = 50,
+        oldest_first: bool = True,
+    ) -> list[StoredInitiative]:
+        rows = self._in_units(unit_codes, statuses)
+        rows.sort(
+            key=lambda row: (row.submitted_at or row.updated_at, row.id),
+            reverse=not oldest_first,
+        )
+        offset, limit = max(offset, 0), max(limit, 0)
+        return [self._stored(row) for row in rows[offset : offset + limit]]
+
+    async def count_in_units(
+        self, unit_codes: Sequence[str], *, statuses: Sequence[Status]
+    ) -> int:
+        return len(self._in_units(unit_codes, statuses))
+
+    async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
+        moment = _utc(moment)
+        rows = [
+            row
+            for row in self._tx.initiatives.rows()
+            if row.status == Status.SUBMITTED
+            and row.submitted_at is not None
+            and row.submitted_at < moment
+        ]
+        rows.sort(key=lambda row: (row.submitted_at, row.id))
+        return [self._stored(row) for row in rows]
+
+    async def alerts(self, initiative_id: int) -> set[str]:
+        return {a.alert for a in self._tx.alerts.rows() if a.initiative_id == initiative_id}
+
+    async def add_alert(self, initiative_id: int, alert: str, at: datetime) -> bool:
+        at = _utc(at)
+        key = (initiative_id, alert)
+        await self._tx.lock(("initiative_alerts", key))
+        self._tx.check_initiative(initiative_id)
+        if self._tx.alerts.get(key) is not None:
+            return False
+        self._tx.alerts.put(key, _Alert(initiative_id, alert, at))
+        return True
+
+
+class MemoryOfficerRepository:
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def add(self, person_id: int, unit_code: str, at: datetime) -> bool:
+        at = _utc(at)
+        key = (person_id, unit_code)
+        await self._tx.lock(("officers", key))
+        self._tx.check_person(person_id)
+        self._tx.check_unit(unit_code)
+        if self._tx.officers.get(key) is not None:
+            return False
+        self._tx.officers.put(key, _Officer(person_id, unit_code, at))
+        return True
+
+    async def remove(self, person_id: int, unit_code: str) -> bool:
+        key = (person_id, unit_code)
+        if self._tx.officers.get(key) is None:
+            return False
+        self._tx.officers.remove(key)
+        return True
+
+    async def units_of(self, person_id: int) -> list[str]:
+        return sorted(o.unit_code for o in self._tx.officers.rows() if o.person_id == person_id)
+
+    def _officers(self, rows: Iterable[_Officer]) -> list[Officer]:
+        found: list[Officer] = []
+        for row in sorted(rows, key=lambda row: (row.unit_code, row.person_id)):
+            person = self._tx.people.get(row.person_id)
+            assert person is not None, "an officer without a person"
+            found.append(Officer(row.person_id, row.unit_code, person.display_name, person.locale))
+        return found
+
+    async def of_units(self, unit_codes: Sequence[str]) -> list[Officer]:
+        codes = set(unit_codes)
+        return self._officers(o for o in self._tx.officers.rows() if o.unit_code in codes)
+
+    async def all(self) -> list[Officer]:
+        return self._officers(self._tx.officers.rows())
+
+    async def add_invite(self, invite: Invite) -> None:
+        tx = self._tx
+        if tx.invites.get(invite.code) is not None:
+            raise _duplicate(f"invite {invite.code}")
+        tx.check_unit(invite.unit_code)
+        tx.check_person(invite.created_by)
+        tx.check_person(invite.used_by)
+        tx.invites.put(
+            invite.code,
+            replace(
+                invite,
+                created_at=_utc(invite.created_at),
+                expires_at=_utc(invite.expires_at),
+                used_at=None if invite.used_at is None else _utc(invite.used_at),
+            ),
+        )
+
+    async def get_invite(self, code: str) -> Invite | None:
+        return self._tx.invites.get(code)
+
+    async def use_invite(self, code: str, person_id: int, at: datetime) -> bool:
+        at = _utc(at)
+        await self._tx.lock(("invites", code))
+        invite = self._tx.invites.get(code)
+        if invite is None or invite.used_by is not None:
+            return False
+        self._tx.check_person(person_id)
+        self._tx.invites.put(code, replace(invite, used_by=person_id, used_at=at))
+        return True
+
+
+class MemoryOutboxRepository:
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    async def add(
+        self,
+        *,
+        person_id: int,
+        text: str,
+        options: Sequence[tuple[str, str]],
+        at: datetime,
+        kind: str = "",
+        initiative_id: int | None = None,
+        replaces: int | None = None,
+    ) -> int:
+        at = _utc(at)
+        tx = self._tx
+        tx.check_person(person_id)
+        tx.check_initiative(initiative_id)
+        if replaces is not None and tx.outbox.get(replaces) is None:
+            raise _broken_reference(f"notice {replaces}")
+        notice_id = tx.next_id("outbox")
+        pairs = [[code, label] for code, label in options]
+        tx.outbox.put(
+            notice_id,
+            _Notice(
+                id=notice_id,
+                person_id=person_id,
+                text=text,
+                options=json.dumps(_json(pairs), ensure_ascii=False),
+                kind=kind,
+                initiative_id=initiative_id,
+                replaces=replaces,
+                created_at=at,
+            ),
+        )
+        return notice_id
+
+    def _notices(self, rows: Iterable[_Notice]) -> list[Notice]:
+        delivered: dict[int, dict[str, str]] = {}
+        for delivery in self._tx.deliveries.rows():
+            delivered.setdefault(delivery.notice_id, {})[delivery.channel] = delivery.reference
+        return [
+            Notice(
+                id=row.id,
+                person_id=row.person_id,
+                text=row.text,
+                options=tuple((str(code), str(label)) for code, label in json.loads(row.options)),
+                created_at=row.created_at,
+                kind=row.kind,
+                initiative_id=row.initiative_id,
+                replaces=row.replaces,
+                delivered=delivered.get(row.id, {}),
+            )
+            for row in sorted(rows, key=lambda row: (row.created_at, row.id))
+        ]
+
+    def _undelivered(self, channel: str) -> list[_Notice]:
+        return [
+            row
+            for row in self._tx.outbox.rows()
+            if self._tx.deliveries.get((row.id, channel)) is None
+        ]
+
+    async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
+        rows = [
+            row
+            for row in self._tx.outbox.rows()
+            if row.initiative_id == initiative_id and row.kind == kind
+        ]
+        return sorted(self._notices(rows), key=lambda notice: notice.id)
+
+    async def undelivered(self, channel: str, *, limit: int = 100) -> list[tuple[Notice, str]]:
+        # The smallest reachable account of each person on the channel, as the SQL picks it.
+        reachable: dict[int, str] = {}
+        for key in [*self._tx.identities.committed, *self._tx.identities.pending]:
+            person_id = self._tx.identities.get(key)
+            if person_id is None or key[0] != channel or self._tx.unreachable.get(key):
+                continue
+            if person_id not in reachable or key[1] < reachable[person_id]:
+                reachable[person_id] = key[1]
+        rows = [row for row in self._undelivered(channel) if row.person_id in reachable]
+        notices = self._notices(rows)[: max(limit, 0)]
+        return [(notice, reachable[notice.person_id]) for notice in notices]
+
+    async def undelivered_to(self, person_id: int, channel: str) -> list[Notice]:
+        return self._notices(
+            row for row in self._undelivered(channel) if row.person_id == person_id
+        )
+
+    async def mark_delivered(
+        self, notice_id: int, channel: str, reference: str, at: datetime | None = None
+    ) -> None:
+        key = (notice_id, channel)
+        await self._tx.lock(("outbox_deliveries", key))
+        if self._tx.outbox.get(notice_id) is None:
+            raise _broken_reference(f"notice {notice_id}")
+        if self._tx.deliveries.get(key) is not None:
+            return  # the first reference stays, as ON CONFLICT DO NOTHING keeps it
+        delivered_at = datetime.now(UTC) if at is None else _utc(at)
+        self._tx.deliveries.put(key, _Delivery(notice_id, channel, reference, delivered_at))
+
 
 class MemoryUnitOfWork:
     """``UnitOfWork`` over a :class:`MemoryStore`; ``committed`` says whether it ever committed."""
 
     conversations: ConversationRepository
     initiatives: InitiativeRepository
+    officers: OfficerRepository
+    outbox: OutboxRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -423,6 +818,8 @@ class MemoryUnitOfWork:
         self._tx = _Transaction(self.store)
         self.conversations = MemoryConversationRepository(self._tx)
         self.initiatives = MemoryInitiativeRepository(self._tx)
+        self.officers = MemoryOfficerRepository(self._tx)
+        self.outbox = MemoryOutboxRepository(self._tx)
 
     async def __aenter__(self) -> Self:
         if self._tx is not None:
@@ -436,7 +833,9 @@ class MemoryUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._tx = None  # whatever was not committed is gone
+        tx, self._tx = self._tx, None
+        if tx is not None:
+            tx.discard()  # whatever was not committed is gone, its locks released
 
     async def commit(self) -> None:
         if self._tx is None:

@@ -74,6 +74,8 @@ class _RacingUnitOfWork:
         await self.inner.__aenter__()
         self.conversations = _LosingConversations(self.inner.conversations, self.store)
         self.initiatives = self.inner.initiatives
+        self.officers = self.inner.officers
+        self.outbox = self.inner.outbox
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

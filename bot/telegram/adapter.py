@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from telegram import (
+    Bot,
     BotCommand,
     CallbackQuery,
     InlineKeyboardButton,
@@ -40,7 +41,8 @@ from bot.telegram.convert import (
 )
 from conversations.engine import Engine
 from conversations.i18n import LOCALES, N_, _, normalise_locale, using_locale
-from conversations.messages import Event, Reply
+from conversations.messages import Event, Option, Reply
+from conversations.notices import NOTICE_PROMPT
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class TelegramAdapter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.outbox_wakeup = asyncio.Event()
 
     # ------------------------------------------------------------------ wiring
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -128,6 +131,7 @@ class TelegramAdapter:
         if query is not None:
             await self._retire_keyboard(query, accepted=result.choice_accepted)
         await self.send(context, event, result.replies)
+        self.outbox_wakeup.set()  # the turn may have written notices for others
 
     async def _answer_query(self, query: CallbackQuery) -> None:
         """Stop the button's spinner at once, whatever happens next."""
@@ -221,6 +225,48 @@ class TelegramAdapter:
                 reply_markup=part.markup,
             )
         )
+
+    # ------------------------------------------------------------------ notices
+    async def deliver_notices(self, bot: Bot) -> int:
+        """Send what the outbox holds for Telegram accounts; edit replaced prompts in place."""
+        delivered = 0
+        for notice, external_id in await self.engine.undelivered(CHANNEL):
+            chat_id = int(external_id)
+            reply = Reply(
+                text=notice.text,
+                options=tuple(Option(code, label) for code, label in notice.options),
+                prompt_id=NOTICE_PROMPT,
+            )
+            try:
+                reference = await self.engine.replaced_reference(notice, CHANNEL)
+                if reference is not None:
+                    [part, *_rest] = render(reply)
+                    with contextlib.suppress(BadRequest):  # gone or unchanged: fine
+                        await with_retries(
+                            lambda p=part, r=reference, c=chat_id: bot.edit_message_text(
+                                p.html,
+                                chat_id=c,
+                                message_id=int(r),
+                                parse_mode=ParseMode.HTML,
+                            )
+                        )
+                else:
+                    for part in render(reply):
+                        sent = await with_retries(
+                            lambda p=part, c=chat_id: bot.send_message(
+                                c, p.html, parse_mode=ParseMode.HTML, reply_markup=p.markup
+                            )
+                        )
+                        reference = str(sent.message_id)
+            except Unreachable:
+                await self.engine.mark_unreachable(CHANNEL, external_id)
+                continue
+            except BadRequest as error:
+                log.error("Telegram refused notice %s: %s", notice.id, error)
+                reference = "refused"
+            await self.engine.mark_delivered(notice.id, CHANNEL, reference or "sent")
+            delivered += 1
+        return delivered
 
     # ------------------------------------------------------------------ errors
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

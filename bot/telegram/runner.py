@@ -7,6 +7,7 @@ hand instead of ``run_polling()``, which would open a loop of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -19,6 +20,8 @@ from conversations.engine import Engine
 
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 3  # 429 "retry after" answers waited out by the limiter per call
+DELIVER_EVERY_S = 2.0
+TICK_EVERY_S = 300.0
 
 
 def build_application(engine: Engine, settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -80,6 +83,42 @@ async def serve(
         else:
             await updater.start_polling(allowed_updates=Update.ALL_TYPES)
             log.warning("Telegram bot @%s is polling for updates", application.bot.username)
+        courier = (
+            asyncio.create_task(_deliver_until(adapter, application, stop))
+            if adapter is not None
+            else None
+        )
         await stop.wait()
+        if courier is not None:
+            await courier
         await updater.stop()
         await application.stop()
+
+
+async def _deliver_until(
+    adapter: TelegramAdapter,
+    application: Application,  # type: ignore[type-arg]
+    stop: asyncio.Event,
+) -> None:
+    """Deliver notices after every turn and every few seconds; run the review scheduler."""
+    last_tick = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        try:
+            if loop.time() - last_tick >= TICK_EVERY_S:
+                await adapter.engine.tick()
+                last_tick = loop.time()
+            await adapter.deliver_notices(application.bot)
+        except Exception:  # keep delivering; the next round retries what is left
+            log.exception("delivering notices failed")
+        adapter.outbox_wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            waiters = [
+                asyncio.create_task(adapter.outbox_wakeup.wait()),
+                asyncio.create_task(stop.wait()),
+            ]
+            _done, pending = await asyncio.wait(
+                waiters, timeout=DELIVER_EVERY_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()

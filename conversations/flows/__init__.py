@@ -1,11 +1,1 @@
-"""Every flow of the bot, by name: the engine routes a person's answer to ``FLOWS[flow]``."""
-
-from __future__ import annotations
-
-from conversations.flows.common import MENU
-from conversations.flows.mine import MINE
-from conversations.flows.onboarding import ONBOARDING
-from conversations.flows.submission import SUBMISSION
-from conversations.turn import Flow
-
-FLOWS: dict[str, Flow] = {flow.name: flow for flow in (MENU, ONBOARDING, SUBMISSION, MINE)}
+"""The conversation flows, one module (or package) each; ``registry.FLOWS`` names them all."""

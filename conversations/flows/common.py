@@ -57,16 +57,24 @@ async def _menu_prompt(turn: Turn) -> Prompt:
     if unit is not None:
         lines.append(_("Your union: {unit}").format(unit=unit.name))
     lines.append(campaign_status(turn))
-    return Prompt(
-        "\n".join(lines),
-        [
-            Option("new", _("✍️ New initiative")),
-            Option("list", _("📋 My initiatives")),
-            Option("unit", _("🏢 Change my union")),
-            Option("lang", _("🌐 Language / Ngôn ngữ")),
-        ],
-        free_text=False,
+    options = [
+        Option("new", _("✍️ New initiative")),
+        Option("list", _("📋 My initiatives")),
+    ]
+    officer_units = (
+        await turn.uow.officers.units_of(turn.conv.person_id) if turn.conv.person_id else []
     )
+    if officer_units:
+        names = [u.name for u in map(turn.units.get, officer_units) if u]
+        lines.insert(1, _("You are an officer of: {units}").format(units="; ".join(names)))
+        options.append(Option("reviews", _("🗂 Initiatives to review")))
+        if any(turn.units.children(code) for code in officer_units):
+            options.append(Option("invite", _("✉️ Invite an officer")))
+    options += [
+        Option("unit", _("🏢 Change my union")),
+        Option("lang", _("🌐 Language / Ngôn ngữ")),
+    ]
+    return Prompt("\n".join(lines), options, free_text=False)
 
 
 async def _menu_handle(turn: Turn, answer: Answer) -> None:
@@ -77,6 +85,12 @@ async def _menu_handle(turn: Turn, answer: Answer) -> None:
             await turn.start_flow("mine")
         case "unit":
             await turn.go("onboarding", "unit")
+        case "reviews":
+            await turn.start_flow("officer")
+        case "invite":
+            from conversations.flows.officer import start_invite  # the officer flow imports this
+
+            await start_invite(turn)
         case "lang":
             turn.state["return_to"] = ["menu", MenuStep.MAIN]
             await turn.go("onboarding", "language", remember=False)

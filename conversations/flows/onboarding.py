@@ -2,7 +2,7 @@
 
 ::
 
-    (any first message, /start [join-CODE])
+    (any first message, /start [join-CODE | officer-INVITE])
             │
             ▼
         LANGUAGE ──(return_to set: /lang from elsewhere)──▶ back where they were
@@ -21,12 +21,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from conversations.flows.common import go_to_menu
+from conversations.flows.officer import authority, redeem_invite
 from conversations.i18n import LOCALES, N_, _
 from conversations.messages import Option
 from conversations.ports import Unit, UnitLevel
 from conversations.turn import Answer, Flow, Prompt, StepSpec, Turn
 
 JOIN_PREFIX = "join-"
+OFFICER_PREFIX = "officer-"
 MAX_MATCHES = 8
 LANGUAGE_NAMES = {"vi": "🇻🇳 Tiếng Việt", "en": "🇬🇧 English"}
 
@@ -41,6 +43,8 @@ async def start_onboarding(turn: Turn, join_argument: str = "") -> None:
     """Begin (or resume) onboarding; a ``join-CODE`` argument is remembered until used."""
     if join_argument.lower().startswith(JOIN_PREFIX):
         turn.state["join_code"] = join_argument[len(JOIN_PREFIX) :].strip().upper()
+    elif join_argument.lower().startswith(OFFICER_PREFIX):
+        turn.state["officer_code"] = join_argument[len(OFFICER_PREFIX) :].strip().upper()
     turn.forget_history()
     if turn.conv.locale is None:
         await turn.go("onboarding", Step.LANGUAGE, remember=False)
@@ -49,6 +53,9 @@ async def start_onboarding(turn: Turn, join_argument: str = "") -> None:
 
 
 async def _after_language(turn: Turn) -> None:
+    invitation = turn.state.pop("officer_code", None)
+    if invitation:
+        await redeem_invite(turn, invitation)
     code = turn.state.pop("join_code", None)
     if code:
         unit = turn.units.get(code)
@@ -56,7 +63,7 @@ async def _after_language(turn: Turn) -> None:
             await _join(turn, unit)
             return
         turn.say(_("The join link names a union I don't know ({code}).").format(code=code))
-    if turn.conv.unit_code is None:
+    if turn.conv.unit_code is None and not (await authority(turn)).is_officer:
         await turn.go("onboarding", Step.UNIT, remember=False)
     else:
         await go_to_menu(turn)

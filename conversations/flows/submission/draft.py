@@ -21,6 +21,8 @@ from conversations.turn import Answer, HandleFn, PromptFn, StepSpec, Turn
 # Kept with the draft and the stored record but not part of the program's record (PROGRAM.md):
 # the photo or PDF of the recognition decision, by the messenger's file reference.
 EXTRA_FIELDS = ("decision_file",)
+# Stored with a submitted record but not answers the person gives.
+NOT_ANSWERS = ("submitted_at", "credited_author")
 KEEP = "keep"
 
 
@@ -238,7 +240,7 @@ async def save_draft(turn: Turn) -> int | None:
 
 
 def clear(turn: Turn) -> None:
-    for key in ("draft", "initiative_id", "status", "editing", "warn", "author"):
+    for key in ("draft", "initiative_id", "status", "editing", "warn", "author", "before_changes"):
         turn.state.pop(key, None)
 
 
@@ -262,11 +264,20 @@ async def on_leave(turn: Turn) -> None:
 async def resume(turn: Turn, initiative_id: int, record: dict[str, Any], status: Status) -> None:
     """Continue a stored draft (or one sent back for changes) where it stopped."""
     clear(turn)
-    turn.state["draft"] = dict(record)
+    answers = {k: v for k, v in record.items() if k not in NOT_ANSWERS}
+    turn.state["draft"] = answers
     turn.state["initiative_id"] = initiative_id
     turn.state["status"] = status
     turn.state["editing"] = True
     turn.forget_history()
-    step = first_open_step(turn)
-    turn.say(_("Continuing draft #{id}.").format(id=initiative_id))
-    await turn.go("submission", step, remember=False)
+    _prune(turn)
+    if status is Status.NEEDS_CHANGES:
+        turn.state["before_changes"] = dict(answers)
+        turn.say(
+            _("Initiative #{id}: change what your union asked for, then submit it again.").format(
+                id=initiative_id
+            )
+        )
+    else:
+        turn.say(_("Continuing draft #{id}.").format(id=initiative_id))
+    await turn.go("submission", first_open_step(turn), remember=False)

@@ -4,6 +4,7 @@ changing an answer, submitting, and stopping (keep as draft or delete).
 
 from __future__ import annotations
 
+from conversations import notices  # a module import: notices uses this package's cards too
 from conversations.eligibility import check
 from conversations.flows.common import go_to_menu
 from conversations.flows.submission.display import review_card, rule_citation, verdict_text
@@ -24,6 +25,7 @@ from conversations.i18n import N_, _
 from conversations.messages import Option
 from conversations.ports import Status, StatusChange
 from conversations.record import record_to_json
+from conversations.similarity import same_title
 from conversations.turn import Answer, Prompt, StepSpec, Turn
 
 
@@ -63,12 +65,33 @@ async def _review_prompt(turn: Turn) -> Prompt:
     eligible, verdict = verdict_text(turn, fields)
     text = _("Please check your initiative:") + "\n\n" + review_card(turn, fields)
     text += "\n\n" + verdict
+    twins = await _own_same_title(turn, str(fields.get("title") or ""))
+    if twins:
+        text += "\n\n" + _(
+            "⚠️ You already have an initiative with this name: {list}. Submit only if this is "
+            "a different one."
+        ).format(list=", ".join(f"#{item_id}" for item_id in twins))
     options = [Option("submit", _("📨 Submit"))] if eligible else []
     options += [
         Option("edit", _("✏️ Change an answer")),
         Option("draft", _("💾 Keep as draft")),
     ]
     return Prompt(text, options, free_text=False)
+
+
+async def _own_same_title(turn: Turn, title: str) -> list[int]:
+    """The person's other initiatives (not withdrawn) whose names match this one."""
+    if not title or turn.conv.person_id is None:
+        return []
+    current = turn.state.get("initiative_id")
+    mine = await turn.uow.initiatives.list_for_person(turn.conv.person_id)
+    return [
+        item.id
+        for item in mine
+        if item.id != current
+        and item.status is not Status.WITHDRAWN
+        and same_title(title, str(item.record.get("title") or ""))
+    ]
 
 
 async def _review_handle(turn: Turn, answer: Answer) -> None:
@@ -114,11 +137,30 @@ async def _submit(turn: Turn) -> None:
     await turn.uow.initiatives.record_status(
         StatusChange(initiative_id, from_status, Status.SUBMITTED, turn.conv.person_id, turn.now)
     )
+    before = turn.state.get("before_changes")
     clear(turn)
+    item = await turn.uow.initiatives.get(initiative_id)
+    officers = await notices.reviewers(turn, turn.conv.unit_code)
+    if item is not None and officers:
+        if before is not None:
+            await notices.prompt_reviewers(
+                turn,
+                item,
+                officers,
+                changed=notices.changed_fields(before, stored),
+                heading=_("🔁 Resubmitted after the changes you asked for."),
+            )
+        else:
+            await notices.prompt_reviewers(turn, item, officers)
     turn.say(
         _(
             "📨 Submitted as #{id}. The officer of your grassroots union will review it, and I "
             "will tell you the outcome."
+        ).format(id=initiative_id)
+        if officers
+        else _(
+            "📨 Submitted as #{id}. No officer of your union is registered in the bot yet: it "
+            "waits safely and will reach them as soon as one is."
         ).format(id=initiative_id)
     )
     await go_to_menu(turn)
