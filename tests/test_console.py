@@ -159,3 +159,32 @@ def test_a_bad_units_file_is_refused_with_its_line_and_nothing_written(tmp_path:
     assert result.returncode == 2
     assert "3" in result.stderr and "NOPE" in result.stderr
     assert asyncio.run(rows(db, "SELECT count(*) FROM units")) == [(0,)]
+
+
+def test_officers_are_named_listed_and_removed_on_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    assert (
+        run_bot(
+            ["units", "import", str(ROOT / "storage" / "sample" / "bac_kan_units.csv")], db
+        ).returncode
+        == 0
+    )
+    added = run_bot(["officers", "add", "--unit", "cd-bb-01", "--user", "telegram:777"], db)
+    assert added.returncode == 0, added.stderr
+    assert "telegram:777 is now an officer of CD-BB-01" in added.stdout
+    again = run_bot(["officers", "add", "--unit", "CD-BB-01", "--user", "telegram:777"], db)
+    assert "already" in again.stdout
+    listed = run_bot(["officers", "list"], db)
+    assert "CD-BB-01" in listed.stdout and "has not written yet" in listed.stdout
+    removed = run_bot(["officers", "remove", "--unit", "CD-BB-01", "--user", "telegram:777"], db)
+    assert "no longer an officer" in removed.stdout
+    assert "no officers yet" in run_bot(["officers", "list"], db).stdout
+
+
+def test_officers_command_refuses_unknown_units_and_malformed_accounts(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    run_bot(["units", "import", str(ROOT / "storage" / "sample" / "bac_kan_units.csv")], db)
+    unknown = run_bot(["officers", "add", "--unit", "NOPE", "--user", "telegram:1"], db)
+    assert unknown.returncode == 2 and "no unit 'NOPE'" in unknown.stderr
+    malformed = run_bot(["officers", "add", "--unit", "CD-BB-01", "--user", "lan"], db)
+    assert malformed.returncode == 2 and "MESSENGER:ID" in malformed.stderr

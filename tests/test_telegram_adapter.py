@@ -294,3 +294,44 @@ async def test_the_command_menu_is_set_in_vietnamese_and_english() -> None:
     assert vietnamese["new"] != english["new"]
     assert calls[None]["commands"] == calls["vi"]["commands"]
     await application.shutdown()
+
+
+# ------------------------------------------------------------------------------ notices
+async def test_an_officer_gets_the_prompt_on_telegram_decides_and_the_author_is_told() -> None:
+    engine, store, clock = make_engine()
+    application, api = await offline_application(engine)
+    adapter = application.bot_data["adapter"]
+    async with store() as uow:
+        minh = await uow.conversations.ensure_person("telegram", "77", clock.now())
+        await uow.officers.add(minh, "CD-BB-01", clock.now())
+        await uow.commit()
+    lan = Phone(application, api, user_id=42)
+    await lan.type("/start join-CD-BB-01")
+    await lan.press("Tiếng Việt")
+    await lan.type("/new")
+    for answer in TO_REVIEW[1:]:
+        await lan.type(answer)
+    await lan.press("Gửi")
+    api.clear()
+
+    assert await adapter.deliver_notices(application.bot) == 1
+    [prompt] = api.sent()
+    assert prompt["chat_id"] == 77
+    assert "Có sáng kiến mới cần xét duyệt" in prompt["text"]
+    codes = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
+    assert codes == ["n:@a:1", "n:@c:1", "n:@r:1"]
+    assert await adapter.deliver_notices(application.bot) == 0  # delivered once
+
+    officer = Phone(application, api, user_id=77)
+    await officer.type("/start")
+    await officer.press("Tiếng Việt")
+    api.clear()
+    await officer.press("Duyệt", {**prompt, "chat_id": 77})
+    assert "Xong: #1 đã duyệt." in "\n".join(api.texts())
+    api.clear()
+    assert await adapter.deliver_notices(application.bot) == 2
+    texts = {params["chat_id"]: params["text"] for params in api.sent()}
+    assert "đã được công đoàn duyệt" in texts[42]  # the author
+    [edit] = api.sent("editMessageText")  # the officer's prompt now says who decided
+    assert edit["chat_id"] == 77 and "đã duyệt – người quyết định" in edit["text"]
+    await application.shutdown()

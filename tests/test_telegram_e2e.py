@@ -222,3 +222,71 @@ def test_a_person_who_blocked_the_bot_is_marked_and_not_retried(
     with sqlite3.connect(running_bot) as db:
         [(since,)] = db.execute("SELECT unreachable_since FROM identities").fetchall()
     assert since is not None
+
+
+def test_an_officer_named_on_the_command_line_approves_from_telegram(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    minh_id = 2002
+    added = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "officers",
+            "add",
+            "--unit",
+            "CD-BB-01",
+            "--user",
+            f"telegram:{minh_id}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{running_bot}",
+            "PYTHONPATH": str(ROOT),
+        },
+    )
+    assert added.returncode == 0, added.stderr
+    minh = Person(emulator, minh_id)
+    minh.type("/start")
+    minh.press("Tiếng Việt")
+    assert "Bạn là cán bộ công đoàn của" in minh.last()
+
+    lan = Person(emulator, LAN)
+    lan.type("/start join-CD-BB-01")
+    lan.press("Tiếng Việt")
+    lan.press("Sáng kiến mới")
+    for answer in [
+        "Gá kẹp phôi tiện nhanh",
+        "1",
+        "1",
+        "Gá kẹp giữ phôi trên máy tiện, thay cho kẹp tay mất nhiều thời gian.",
+        "Công nhân mất nhiều thời gian kẹp từng chi tiết bằng tay.",
+        "1",
+        "15/3/2022",
+        "12/QĐ-CT",
+        "1",
+        "có",
+        "1",
+        "1/4/2022",
+        "Giảm 30% thời gian gá phôi",
+        "45 triệu",
+        "Giảm nguy cơ tai nạn lao động",
+        "Nguyễn Thị Lan",
+        "100",
+        "không",
+    ]:
+        lan.type(answer)
+    lan.press("Gửi")
+
+    prompt = emulator.wait_for_message(minh_id, "Có sáng kiến mới cần xét duyệt", timeout=15)
+    minh.press("Duyệt", prompt)
+    emulator.wait_for_message(LAN, "đã được công đoàn duyệt", timeout=15)
+    emulator.wait_for_message(minh_id, "đã duyệt – người quyết định", timeout=15)
+    with sqlite3.connect(running_bot) as db:
+        [(status,)] = db.execute("SELECT status FROM initiatives").fetchall()
+    assert status == "approved"
