@@ -27,8 +27,9 @@ def rule_citation(turn: Turn, rule: str) -> str:
     return _("rule {rule}").format(rule=rule) + (f" – {title}" if title else "")
 
 
-def display_value(turn: Turn, field: str, value: Any) -> str:
-    """A stored answer as the person reads it, in their language."""
+def display_value(turn: Turn, field: str, value: Any, fields: dict[str, Any] | None = None) -> str:
+    """A stored answer as the person reads it, in their language; ``fields`` is the record it
+    belongs to (default: the draft being written)."""
     if value is None:
         return _("(none)")
     campaign = turn.campaign
@@ -37,7 +38,9 @@ def display_value(turn: Turn, field: str, value: Any) -> str:
             kind = campaign.kind(value)
             return kind.name.get() if kind else str(value)
         case "sub_kind":
-            kind = current_kind(turn)
+            kind = (
+                campaign.kind((fields or {}).get("kind") or "") if fields else current_kind(turn)
+            )
             for sub in kind.sub_kinds if kind else ():
                 if sub.code == value:
                     return str(sub.name.get())
@@ -72,11 +75,11 @@ def display_value(turn: Turn, field: str, value: Any) -> str:
 
 
 def review_card(turn: Turn, fields: dict[str, Any]) -> str:
-    """Everything the person said, one line per applicable question."""
+    """Everything the person said, one line per question that applies to this record."""
     lines = []
     for fs in FIELD_STEPS:
-        if fs.field in fields:
-            value = display_value(turn, fs.field, fields[fs.field])
+        if fs.field in fields and fs.applies_to(turn, fields):
+            value = display_value(turn, fs.field, fields[fs.field], fields)
             sep = "\n" if "\n" in value else " "
             lines.append(f"▪️ {_(fs.label)}:{sep}{value}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from conversations.campaign import Campaign
 from conversations.eligibility import Finding, early_findings
 from conversations.i18n import N_, _
 from conversations.ports import Status, StatusChange
@@ -74,25 +75,33 @@ def current_kind(turn: Turn) -> Any:
     return turn.campaign.kind(draft(turn).get("kind") or "")
 
 
-def _is_research(turn: Turn) -> bool:
-    return draft(turn).get("kind") == "research"
+# Whether a question applies, from the answers so far (the draft, or a stored record).
+Fields = dict[str, Any]
 
 
-def _recognised(turn: Turn) -> bool:
-    return draft(turn).get("recognized_by") in ("council", "head")
+def _is_research(fields: Fields, campaign: Campaign) -> bool:
+    return fields.get("kind") == "research"
 
 
-def _applied(turn: Turn) -> bool:
-    return draft(turn).get("application") in ("applied", "trial")
+def _recognised(fields: Fields, campaign: Campaign) -> bool:
+    return fields.get("recognized_by") in ("council", "head")
 
 
-def _has_sub_kinds(turn: Turn) -> bool:
-    kind = current_kind(turn)
+def _applied(fields: Fields, campaign: Campaign) -> bool:
+    return fields.get("application") in ("applied", "trial")
+
+
+def _has_sub_kinds(fields: Fields, campaign: Campaign) -> bool:
+    kind = campaign.kind(fields.get("kind") or "")
     return bool(kind is not None and kind.sub_kinds)
 
 
-def _has_economic_benefit(turn: Turn) -> bool:
-    return bool(draft(turn).get("economic_benefit"))
+def _has_economic_benefit(fields: Fields, campaign: Campaign) -> bool:
+    return bool(fields.get("economic_benefit"))
+
+
+def _always(fields: Fields, campaign: Campaign) -> bool:
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,11 @@ class FieldStep:
     step: Step
     field: str
     label: str  # N_() msgid shown on the review card and the edit menu
-    applies: Callable[[Turn], bool] = lambda turn: True
+    applies: Callable[[Fields, Campaign], bool] = _always
+
+    def applies_to(self, turn: Turn, fields: Fields | None = None) -> bool:
+        """Whether the question applies to ``fields`` (default: the draft being written)."""
+        return self.applies(draft(turn) if fields is None else fields, turn.campaign)
 
 
 FIELD_STEPS: tuple[FieldStep, ...] = (
@@ -149,7 +162,7 @@ def _prune(turn: Turn) -> None:
     """Forget answers to questions that no longer apply (kind changed, nothing recognised…)."""
     fields = draft(turn)
     for fs in FIELD_STEPS:
-        if fs.field in fields and not fs.applies(turn):
+        if fs.field in fields and not fs.applies_to(turn):
             del fields[fs.field]
 
 
@@ -183,7 +196,7 @@ async def advance(turn: Turn, after: Step) -> None:
     order = [fs.step for fs in FIELD_STEPS]
     start = 0 if editing or after not in order else order.index(after) + 1
     for fs in FIELD_STEPS[start:]:
-        if fs.applies(turn) and (not editing or fs.field not in fields):
+        if fs.applies_to(turn) and (not editing or fs.field not in fields):
             await turn.go("submission", fs.step)
             return
     await turn.go("submission", Step.REVIEW)
@@ -207,7 +220,7 @@ def field_question(step: Step, prompt: PromptFn, handle: HandleFn, **spec: Any) 
 def first_open_step(turn: Turn) -> Step:
     fields = draft(turn)
     for fs in FIELD_STEPS:
-        if fs.applies(turn) and fs.field not in fields:
+        if fs.applies_to(turn) and fs.field not in fields:
             return fs.step
     return Step.REVIEW
 

@@ -57,7 +57,7 @@ def _choice_prompt(turn: Turn, step: Step, text: str, options: Sequence[Option])
 
 def counter(turn: Turn, step: Step) -> str:
     """ "Question 3 of 17": people on phones want to know how long this takes."""
-    applicable = [fs for fs in FIELD_STEPS if fs.applies(turn)]
+    applicable = [fs for fs in FIELD_STEPS if fs.applies_to(turn)]
     steps = [fs.step for fs in applicable]
     if step not in steps:
         return ""

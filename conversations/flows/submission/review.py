@@ -171,7 +171,7 @@ async def _edit_prompt(turn: Turn) -> Prompt:
     options = [
         Option(fs.step, _(fs.label))
         for fs in FIELD_STEPS
-        if fs.applies(turn)
+        if fs.applies_to(turn)
         if fs.field in fields or fs.step is Step.AUTHOR_NAME
     ]
     options.append(Option("review", _("↩️ Back to the summary")))
