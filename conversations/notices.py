@@ -25,7 +25,9 @@ OUTCOME = "outcome"
 REMINDER = "reminder"
 
 APPROVE, CHANGES, REJECT, OPEN = "@a", "@c", "@r", "@o"
-NOTICE_PROMPT = "n"  # the prompt id of notices' buttons: they are not tied to a question
+# The prompt id of notices' buttons: not tied to any question, and never a question's own id
+# (those are base-36 numbers).
+NOTICE_PROMPT = "!"
 REASON_PREFIX = "reason:"
 
 

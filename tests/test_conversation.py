@@ -531,3 +531,14 @@ async def test_bad_input_gets_a_clear_message_and_changes_nothing(
     assert text.endswith(question.split("\n\n")[-1])  # the same question, asked again
     assert len(text) > len(question.split("\n\n")[-1])  # … after saying what was wrong
     assert "Traceback" not in text and "Error" not in text
+
+
+def test_question_ids_never_look_like_a_notice() -> None:
+    from conversations.notices import NOTICE_PROMPT
+    from conversations.turn import _next_prompt_id
+
+    ids, current = set(), None
+    for _ in range(5000):
+        current = _next_prompt_id(current)
+        ids.add(current)
+    assert len(ids) == 5000 and NOTICE_PROMPT not in ids

@@ -319,7 +319,7 @@ async def test_an_officer_gets_the_prompt_on_telegram_decides_and_the_author_is_
     assert prompt["chat_id"] == 77
     assert "Có sáng kiến mới cần xét duyệt" in prompt["text"]
     codes = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
-    assert codes == ["n:@a:1", "n:@c:1", "n:@r:1"]
+    assert codes == ["!:@a:1", "!:@c:1", "!:@r:1"]
     assert await adapter.deliver_notices(application.bot) == 0  # delivered once
 
     officer = Phone(application, api, user_id=77)
