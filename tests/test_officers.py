@@ -418,3 +418,15 @@ async def test_two_officers_deciding_at_the_same_moment_on_sqlite_one_decision_s
         assert [c.to_status for c in history].count(Status.APPROVED) == 1
     finally:
         await app.close()
+
+
+async def test_the_author_sees_who_decided_and_why_in_their_own_history() -> None:
+    _engine, _store, _clock, people = await world(minh=UNIT)
+    await submit(people["lan"])
+    await people["minh"].send(choice="@c:1")
+    await people["minh"].press("Benefit")
+    lan = people["lan"]
+    await lan.send("/list")
+    await lan.press("#1")
+    assert "changes asked – Minh – Practical benefit" in lan.text
+    assert "IV.2.2" in lan.text and "reason:" not in lan.text

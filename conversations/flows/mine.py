@@ -18,7 +18,8 @@ from enum import StrEnum
 
 from conversations.flows import submission
 from conversations.flows.common import go_to_menu
-from conversations.i18n import _, format_date
+from conversations.flows.history import history_lines, status_label
+from conversations.i18n import _
 from conversations.messages import Option
 from conversations.ports import Status, StatusChange, StoredInitiative
 from conversations.turn import Answer, Flow, Prompt, StepSpec, Turn
@@ -29,17 +30,6 @@ PAGE = 8
 class Step(StrEnum):
     LIST = "list"
     ITEM = "item"
-
-
-def status_label(status: Status) -> str:
-    return {
-        Status.DRAFT: _("📝 draft"),
-        Status.SUBMITTED: _("📨 submitted, waiting for review"),
-        Status.NEEDS_CHANGES: _("✏️ changes asked"),
-        Status.APPROVED: _("✅ approved"),
-        Status.REJECTED: _("❌ rejected"),
-        Status.WITHDRAWN: _("↩️ withdrawn"),
-    }[status]
 
 
 def _title(item: StoredInitiative) -> str:
@@ -111,13 +101,9 @@ async def _item_prompt(turn: Turn) -> Prompt:
         "",
         submission.review_card(turn, item.record),
     ]
-    history = await turn.uow.initiatives.history(item.id)
+    history = await history_lines(turn, item)
     if history:
-        lines += ["", _("History:")]
-        for change in history:
-            when = format_date(change.at.astimezone(turn.campaign.tz).date())
-            note = f" – {change.note}" if change.note else ""
-            lines.append(f"• {when}: {status_label(change.to_status)}{note}")
+        lines += ["", _("History:"), *history]
     options = []
     if item.status in (Status.DRAFT, Status.NEEDS_CHANGES):
         options.append(Option("resume", _("✏️ Continue writing")))

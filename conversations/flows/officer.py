@@ -24,9 +24,9 @@ from enum import StrEnum
 from conversations.authority import Authority
 from conversations.eligibility import check
 from conversations.flows.common import go_to_menu
-from conversations.flows.mine import status_label
+from conversations.flows.history import history_lines
 from conversations.flows.submission.draft import as_record
-from conversations.i18n import N_, _, format_date, format_datetime, ngettext
+from conversations.i18n import N_, _, format_date, ngettext
 from conversations.messages import Option
 from conversations.notices import (
     APPROVE,
@@ -39,7 +39,6 @@ from conversations.notices import (
     duplicates_text,
     initiative_summary,
     parse_action,
-    reason_text,
     tell_author,
 )
 from conversations.ports import Invite, Status, StatusChange, StoredInitiative
@@ -188,24 +187,6 @@ async def _current(turn: Turn) -> StoredInitiative | None:
     return await turn.uow.initiatives.get(int(initiative_id)) if initiative_id else None
 
 
-async def _history_lines(turn: Turn, item: StoredInitiative) -> list[str]:
-    lines = []
-    for change in await turn.uow.initiatives.history(item.id):
-        who = ""
-        if change.actor_person_id is not None:
-            actor = await turn.uow.conversations.person(change.actor_person_id)
-            who = actor.display_name if actor else ""
-        when = format_datetime(change.at, str(turn.campaign.tz))
-        reason = reason_text(turn, change.note)
-        line = f"• {when}: {status_label(change.to_status)}"
-        if who:
-            line += f" – {who}"
-        if reason:
-            line += f" – {reason}"
-        lines.append(line)
-    return lines
-
-
 async def _open_prompt(turn: Turn) -> Prompt:
     item = await _current(turn)
     if item is None:
@@ -218,7 +199,7 @@ async def _open_prompt(turn: Turn) -> Prompt:
     duplicates = await duplicates_text(turn, item)
     if duplicates:
         parts.append(duplicates)
-    history = await _history_lines(turn, item)
+    history = await history_lines(turn, item)
     if history:
         parts.append(_("History:") + "\n" + "\n".join(history))
     options = []
