@@ -12,7 +12,9 @@ matched to an offered option, or a pressed option that was really offered).
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Final
 
 from conversations.campaign import Campaign
@@ -38,6 +40,8 @@ from conversations.turn import Answer, Turn
 log = logging.getLogger(__name__)
 
 MAX_TURN_ATTEMPTS: Final = 3
+LINK_CODE_DIGITS: Final = 6
+LINK_CODE_LIFETIME: Final = timedelta(minutes=15)
 ACTION_MARK: Final = "@"  # option codes of notices: valid whenever pressed, checked when used
 
 
@@ -77,6 +81,7 @@ _COMMANDS: Final = frozenset(
         "review",
         "decided",
         "invite",
+        "link",
     }
 )
 
@@ -87,6 +92,7 @@ COMMANDS_HELP = N_(
     "/back – go back one question\n"
     "/cancel – stop what you are doing\n"
     "/lang – change language\n"
+    "/link – continue on another messenger\n"
     "/help – this help"
 )
 
@@ -218,6 +224,9 @@ class Engine:
     # ------------------------------------------------------------------ the turn
     async def _turn(self, event: Event, *, resume: bool) -> TurnResult:
         now = self.clock.now()
+        command = parse_command(normalise(event.text or "")) if event.text else None
+        if not resume and command is not None and command.name == "link" and command.argument:
+            return await self._link(event, command.argument.strip(), now)
         async with self.uow_factory() as uow:
             conv = await uow.conversations.load(event.channel, event.user_id)
             if conv is None:
@@ -248,6 +257,30 @@ class Engine:
             await uow.conversations.save(conv, now)
             await uow.commit()
         return TurnResult(turn.replies, choice_accepted=turn.choice_accepted)
+
+    async def _link(self, event: Event, code: str, now: datetime) -> TurnResult:
+        """``/link CODE`` from another messenger: this account becomes that person's, and the
+        conversation continues where they were (a draft started elsewhere goes on here)."""
+        async with self.uow_factory() as uow:
+            person_id = await uow.conversations.take_link_code(code, now)
+            if person_id is not None:
+                await uow.conversations.link_identity(event.channel, event.user_id, person_id, now)
+                await uow.commit()
+        if person_id is None:
+            with using_locale(normalise_locale(event.locale_hint)):
+                refused = _(
+                    "That link code is not valid (wrong, used or older than 15 minutes). "
+                    "Send /link on the other messenger to get a new one."
+                )
+            return TurnResult([Reply(refused, chat_id=event.chat_id)])
+        replies = await self.resume(event.channel, event.user_id, event.chat_id)
+        async with self.uow_factory() as uow:
+            conv = await uow.conversations.load(event.channel, event.user_id)
+        with using_locale((conv.locale if conv else None) or normalise_locale(event.locale_hint)):
+            linked = _(
+                "✅ Linked: this account now continues your conversation, drafts and initiatives."
+            )
+        return TurnResult([Reply(linked, chat_id=event.chat_id), *replies])
 
     async def _resume(self, turn: Turn) -> None:
         if turn.spec() is None:
@@ -373,6 +406,8 @@ class Engine:
                 else:
                     turn.state["rv_offset"] = 0
                     await turn.go("officer", "decided", remember=False)
+            case "link":
+                await self._new_link_code(turn)
             case "review":
                 number = command.argument.lstrip("#")
                 if not number.isdigit():
@@ -383,6 +418,22 @@ class Engine:
             case _:  # "start" for a known person, "menu"
                 await self._leave(turn)
                 await go_to_menu(turn)
+
+    async def _new_link_code(self, turn: Turn) -> None:
+        if turn.conv.person_id is None:
+            return
+        code = f"{secrets.randbelow(10**LINK_CODE_DIGITS):0{LINK_CODE_DIGITS}d}"
+        await turn.uow.conversations.add_link_code(
+            code, turn.conv.person_id, turn.now, turn.now + LINK_CODE_LIFETIME
+        )
+        message = _(
+            "To continue on another messenger (Zalo or Telegram), send this there within 15 "
+            "minutes:\n/link {code}"
+        ).format(code=code)
+        if turn.spec() is not None:
+            await turn.ask(preface=message)
+        else:
+            turn.say(message)
 
     async def _leave(self, turn: Turn) -> None:
         """Let the current flow keep what matters (a draft) before going elsewhere."""

@@ -153,6 +153,20 @@ class ConversationRepository(Protocol):
 
     async def person(self, person_id: int) -> Person | None: ...
 
+    async def add_link_code(
+        self, code: str, person_id: int, at: datetime, expires_at: datetime
+    ) -> None: ...
+
+    async def take_link_code(self, code: str, at: datetime) -> int | None:
+        """The person a still valid, unused code was made for, marking it used; else None."""
+        ...
+
+    async def link_identity(
+        self, channel: str, user_id: str, person_id: int, at: datetime
+    ) -> None:
+        """Make ``(channel, user_id)`` an account of ``person_id`` (created or moved)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Person:

@@ -234,6 +234,16 @@ class AlertRow(Base):
     at: Mapped[datetime]
 
 
+class LinkCodeRow(Base):
+    __tablename__ = "link_codes"
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 # Core handles on the tables: the repositories build plain statements on them (no ORM
 # identity map or unit of work in the hot path of a turn).
 units = cast(Table, UnitRow.__table__)
@@ -246,3 +256,4 @@ invites = cast(Table, InviteRow.__table__)
 outbox = cast(Table, NoticeRow.__table__)
 outbox_deliveries = cast(Table, DeliveryRow.__table__)
 initiative_alerts = cast(Table, AlertRow.__table__)
+link_codes = cast(Table, LinkCodeRow.__table__)

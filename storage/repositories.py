@@ -51,6 +51,7 @@ from storage.models import (
     initiative_alerts,
     initiatives,
     invites,
+    link_codes,
     officers,
     outbox,
     outbox_deliveries,
@@ -99,6 +100,25 @@ _UPDATE_PERSON = update(people).where(
 _FIND_PERSON = select(identities.c.person_id).where(
     identities.c.channel == bindparam("b_channel"),
     identities.c.external_id == bindparam("b_external_id"),
+)
+_ADD_LINK_CODE = insert(link_codes)
+_TAKE_LINK_CODE = (
+    update(link_codes)
+    .where(
+        link_codes.c.code == bindparam("b_code"),
+        link_codes.c.used_at.is_(None),
+        link_codes.c.expires_at > bindparam("b_at"),
+    )
+    .values(used_at=bindparam("used_at"))
+    .returning(link_codes.c.person_id)
+)
+_MOVE_IDENTITY = (
+    update(identities)
+    .where(
+        identities.c.channel == bindparam("b_channel"),
+        identities.c.external_id == bindparam("b_external_id"),
+    )
+    .values(person_id=bindparam("person_id"), unreachable_since=None)
 )
 _GET_PERSON = select(
     people.c.id, people.c.display_name, people.c.locale, people.c.unit_code
@@ -324,6 +344,39 @@ class SqlConversationRepository:
             {"channel": channel, "external_id": user_id, "person_id": new_id, "created_at": at},
         )
         return new_id
+
+    async def add_link_code(
+        self, code: str, person_id: int, at: datetime, expires_at: datetime
+    ) -> None:
+        await self._connection.execute(
+            _ADD_LINK_CODE,
+            {"code": code, "person_id": person_id, "created_at": at, "expires_at": expires_at},
+        )
+
+    async def take_link_code(self, code: str, at: datetime) -> int | None:
+        result = await self._connection.execute(
+            _TAKE_LINK_CODE, {"b_code": code, "b_at": at, "used_at": at}
+        )
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def link_identity(
+        self, channel: str, user_id: str, person_id: int, at: datetime
+    ) -> None:
+        moved = await self._connection.execute(
+            _MOVE_IDENTITY,
+            {"b_channel": channel, "b_external_id": user_id, "person_id": person_id},
+        )
+        if moved.rowcount == 0:
+            await self._connection.execute(
+                _INSERT_IDENTITY,
+                {
+                    "channel": channel,
+                    "external_id": user_id,
+                    "person_id": person_id,
+                    "created_at": at,
+                },
+            )
 
     async def person(self, person_id: int) -> Person | None:
         row = (await self._connection.execute(_GET_PERSON, {"b_id": person_id})).first()

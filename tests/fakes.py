@@ -201,6 +201,7 @@ class MemoryStore:
         self.people: dict[int, _Person] = {}
         self.identities: dict[tuple[str, str], int] = {}
         self.unreachable: dict[tuple[str, str], datetime] = {}
+        self.link_codes: dict[str, tuple[int, datetime, datetime | None]] = {}
         self.initiatives: dict[int, _Initiative] = {}
         self.changes: dict[int, _Change] = {}
         self.alerts: dict[tuple[int, str], _Alert] = {}
@@ -239,6 +240,7 @@ class _Transaction:
         self.invites = _Table(store.invites)
         self.outbox = _Table(store.outbox)
         self.deliveries = _Table(store.deliveries)
+        self.link_codes = _Table(store.link_codes)
         self.sequences = dict(store.sequences)
 
     def _tables(self) -> tuple[_Table[Any, Any], ...]:
@@ -253,6 +255,7 @@ class _Transaction:
             self.invites,
             self.outbox,
             self.deliveries,
+            self.link_codes,
         )
 
     async def lock(self, key: Hashable) -> None:
@@ -369,6 +372,27 @@ class MemoryConversationRepository:
             self._tx.unreachable.remove(key)
         else:
             self._tx.unreachable.put(key, _utc(since))
+
+    async def add_link_code(
+        self, code: str, person_id: int, at: datetime, expires_at: datetime
+    ) -> None:
+        self._tx.check_person(person_id)
+        self._tx.link_codes.put(code, (person_id, _utc(expires_at), None))
+
+    async def take_link_code(self, code: str, at: datetime) -> int | None:
+        await self._tx.lock(("link", code))
+        row = self._tx.link_codes.get(code)
+        if row is None or row[2] is not None or row[1] <= _utc(at):
+            return None
+        self._tx.link_codes.put(code, (row[0], row[1], _utc(at)))
+        return row[0]
+
+    async def link_identity(
+        self, channel: str, user_id: str, person_id: int, at: datetime
+    ) -> None:
+        self._tx.check_person(person_id)
+        self._tx.identities.put((channel, user_id), person_id)
+        self._tx.unreachable.remove((channel, user_id))
 
     async def ensure_person(self, channel: str, user_id: str, at: datetime) -> int:
         at = _utc(at)

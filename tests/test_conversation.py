@@ -542,3 +542,31 @@ def test_question_ids_never_look_like_a_notice() -> None:
         current = _next_prompt_id(current)
         ids.add(current)
     assert len(ids) == 5000 and NOTICE_PROMPT not in ids
+
+
+async def test_link_ties_a_second_messenger_and_the_draft_continues_there() -> None:
+    engine, store, clock = make_engine()
+    on_telegram = Chat(engine, "42", channel="telegram", lang="en")
+    await on_telegram.say("/start", "2", "CD-BB-01", "/new", TITLE, "1")
+    assert "Which of these is it?" in on_telegram.text
+    code = (await on_telegram.send("/link")).split("/link ")[1].split()[0]
+    assert "Which of these is it?" in on_telegram.text  # the question is asked again after
+
+    on_zalo = Chat(engine, "e4ea2cd5189d", channel="zalo", lang="vi")
+    text = await on_zalo.send(f"/link {code}")
+    assert "Linked: this account now continues your conversation" in text
+    assert "Which of these is it?" in text  # same person, same step, same language
+    await on_zalo.send("1")
+    assert "Describe the initiative" in on_zalo.text
+    async with store() as uow:
+        a = await uow.conversations.load("telegram", "42")
+        b = await uow.conversations.load("zalo", "e4ea2cd5189d")
+    assert a is not None and b is not None and a.person_id == b.person_id
+    assert b.state["draft"] == {"title": TITLE, "kind": "technical", "sub_kind": "product"}
+
+    stranger = Chat(engine, "other", channel="zalo", lang="en")
+    assert "That link code is not valid" in await stranger.send(f"/link {code}")  # used once
+    clock.advance(minutes=16)
+    late = (await on_telegram.send("/link")).split("/link ")[1].split()[0]
+    clock.advance(minutes=16)
+    assert "not valid" in await stranger.send(f"/link {late}")  # too old
