@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import getpass
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bot.config import Settings, SettingsError
 
@@ -55,16 +57,39 @@ async def _console(settings: Settings, user: str | None, now: str | None, lang: 
     return 0
 
 
-async def _telegram(settings: Settings, now: str | None) -> int:
+async def _messengers(settings: Settings, now: str | None) -> int:
+    """Telegram and/or Zalo in one process, one engine, until SIGINT or SIGTERM."""
     from bot.app import build_app
-    from bot.telegram.runner import run_telegram
 
     app = await build_app(settings, now=now, load_sample=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runs = []
+    if settings.telegram_token:
+        from bot.telegram.runner import run_telegram
+
+        runs.append(run_telegram(app.engine, settings, stop))
+    if settings.zalo_token:
+        from bot.zalo.runner import run_zalo
+
+        runs.append(run_zalo(app.engine, settings, stop))
+
+    async def until_one_fails(run: Any) -> None:
+        try:
+            await run
+        finally:
+            stop.set()  # one messenger failing (a refused token) stops the others too
+
     try:
-        await run_telegram(app.engine, settings)
+        results = await asyncio.gather(*map(until_one_fails, runs), return_exceptions=True)
     finally:
         await app.close()
-    return 0
+    failures = [r for r in results if isinstance(r, BaseException)]
+    for failure in failures:
+        print(f"stopped: {failure}", file=sys.stderr)
+    return 2 if failures else 0
 
 
 async def _units_import(settings: Settings, path: str) -> int:
@@ -131,8 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_console(settings, args.user, args.now, args.lang))
         case _:  # "run" or nothing
             now = getattr(args, "now", None)
-            if settings.telegram_token:
-                return asyncio.run(_telegram(settings, now))
+            if settings.telegram_token or settings.zalo_token:
+                return asyncio.run(_messengers(settings, now))
             return asyncio.run(_console(settings, None, now, None))
 
 

@@ -43,6 +43,13 @@ class Settings:
     telegram_webhook_listen: str = "127.0.0.1"
     telegram_webhook_port: int = 8443
     telegram_webhook_path: str = "telegram"
+    zalo_token: str | None = None
+    zalo_api_url: str | None = None
+    zalo_webhook_url: str | None = None
+    zalo_webhook_secret: str | None = None
+    zalo_webhook_listen: str = "127.0.0.1"
+    zalo_webhook_port: int = 8444
+    zalo_webhook_path: str = "zalo"
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> Settings:
@@ -53,9 +60,12 @@ class Settings:
             value = merged.get(key, "").strip()
             return value or None
 
-        port = get("TELEGRAM_WEBHOOK_PORT") or "8443"
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise SettingsError(f"TELEGRAM_WEBHOOK_PORT must be a port number, not {port!r}")
+        def port_of(key: str, default: str) -> int:
+            value = get(key) or default
+            if not value.isdigit() or not 0 < int(value) < 65536:
+                raise SettingsError(f"{key} must be a port number, not {value!r}")
+            return int(value)
+
         settings = cls(
             database_url=get("DATABASE_URL"),
             campaign_path=get("SANGKIEN_CAMPAIGN"),
@@ -67,8 +77,15 @@ class Settings:
             telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
             telegram_webhook_listen=get("TELEGRAM_WEBHOOK_LISTEN") or "127.0.0.1",
-            telegram_webhook_port=int(port),
+            telegram_webhook_port=port_of("TELEGRAM_WEBHOOK_PORT", "8443"),
             telegram_webhook_path=(get("TELEGRAM_WEBHOOK_PATH") or "telegram").strip("/"),
+            zalo_token=get("ZALO_BOT_TOKEN"),
+            zalo_api_url=get("ZALO_API_URL"),
+            zalo_webhook_url=get("ZALO_WEBHOOK_URL"),
+            zalo_webhook_secret=get("ZALO_WEBHOOK_SECRET"),
+            zalo_webhook_listen=get("ZALO_WEBHOOK_LISTEN") or "127.0.0.1",
+            zalo_webhook_port=port_of("ZALO_WEBHOOK_PORT", "8444"),
+            zalo_webhook_path=(get("ZALO_WEBHOOK_PATH") or "zalo").strip("/"),
         )
         if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
             # Without the secret anyone who finds the URL could post fake updates.
@@ -78,4 +95,9 @@ class Settings:
             raise SettingsError(
                 "TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z, a-z, 0-9, _ and -"
             )
+        zalo_secret = settings.zalo_webhook_secret
+        if settings.zalo_webhook_url and not zalo_secret:
+            raise SettingsError("ZALO_WEBHOOK_URL needs ZALO_WEBHOOK_SECRET as well")
+        if zalo_secret and not 8 <= len(zalo_secret) <= 256:
+            raise SettingsError("ZALO_WEBHOOK_SECRET must be 8-256 characters (Zalo's rule)")
         return settings

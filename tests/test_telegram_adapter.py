@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.telegram.convert import split_text
+from bot.split import split_text
 from conversations.ports import Status
 from tests.chat import make_engine
 from tests.telegram_offline import (

@@ -20,6 +20,7 @@ from telegram import (
 )
 from telegram.constants import ChatType, MessageLimit
 
+from bot.split import split_text
 from conversations.messages import Attachment, Event, Option, Reply
 
 CHANNEL = "telegram"
@@ -111,27 +112,6 @@ def event_from_update(update: Update, bot_username: str) -> Event | GroupCommand
     return Event(**common, text=text, attachment=_attachment(message))
 
 
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Cut a long text into parts of at most ``limit`` characters, at a paragraph, a line, a
-    sentence or a space when there is one, so no word is cut in two."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = -1
-        for separator in ("\n\n", "\n", ". ", " "):
-            cut = window.rfind(separator)
-            if cut > limit // 2:
-                cut += len(separator)
-                break
-        if cut <= limit // 2:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    parts.append(rest)
-    return [part for part in parts if part] or [""]
-
-
 def callback_data(prompt_id: str, code: str) -> str:
     data = f"{prompt_id}:{code}"
     if len(data.encode()) > MAX_CALLBACK_BYTES:
@@ -164,7 +144,7 @@ def keyboard(options: tuple[Option, ...], prompt_id: str) -> InlineKeyboardMarku
 
 def render(reply: Reply) -> list[Outgoing]:
     """The reply as Telegram messages; the person's own words are escaped (HTML mode)."""
-    parts = split_text(reply.text)
+    parts = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
     markup = keyboard(reply.options, reply.prompt_id)
     return [
         Outgoing(html.escape(part, quote=False), markup if index == len(parts) - 1 else None)

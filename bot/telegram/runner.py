@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
@@ -43,12 +42,8 @@ def build_application(engine: Engine, settings: Settings) -> Application:  # typ
     return application
 
 
-async def run_telegram(engine: Engine, settings: Settings) -> None:
-    """Serve until SIGINT/SIGTERM: long polling, or a webhook when a URL is configured."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+async def run_telegram(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set: long polling, or a webhook when a URL is configured."""
     await serve(build_application(engine, settings), settings, stop)
 
 

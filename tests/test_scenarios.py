@@ -1,0 +1,153 @@
+"""One scenario file, every messenger: a flow change is tested on all of them at once.
+
+``tests/scenarios/submission.toml`` is a table of what a person does and what the bot must
+answer. It runs on the console (the real console chat on a SQLite file), on Telegram (the real
+bot process against the Bot API emulator, pressing buttons) and on Zalo (the real bot process
+against the fake Zalo server, answering numbered lists by number).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.console import ConsoleChat
+from tests.botapi.server import BotApiEmulator
+from tests.zaloapi.server import ZaloApiEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = tomllib.loads((ROOT / "tests" / "scenarios" / "submission.toml").read_text("utf-8"))
+STEPS: list[dict[str, str]] = SCENARIO["step"]
+NUMBERED = re.compile(r"^\s*(\d+)\. (.+)$", re.MULTILINE)
+
+
+def number_of(label: str, text: str) -> int:
+    """The number of the option ``label`` in the last numbered list of ``text``."""
+    options = NUMBERED.findall(text)
+    exact = [n for n, shown in options if shown.strip() == label]
+    found = exact or [n for n, shown in options if label in shown]
+    assert found, f"no option {label!r} in:\n{text}"
+    return int(found[-1])
+
+
+# ------------------------------------------------------------------------------ console
+async def test_the_scenario_on_the_console(tmp_path: Path) -> None:
+    settings = Settings.load(env={"DATABASE_URL": str(tmp_path / "console.db")})
+    app = await build_app(settings, now=SCENARIO["now"], load_sample=True)
+    out = io.StringIO()
+    chat = ConsoleChat(app.engine, user="lan", lang=None, out=out)
+    answer = ""
+    try:
+        for step in STEPS:
+            typed = step.get("say") or str(number_of(step["choose"], answer))
+            out.seek(0)
+            out.truncate()
+            await chat.send(typed)
+            answer = out.getvalue()
+            assert step["expect"] in answer, f"after {typed!r}:\n{answer}"
+    finally:
+        await app.close()
+
+
+# ------------------------------------------------------------------------------ messengers
+def start_bot(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    clean.update(
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        SANGKIEN_NOW=SCENARIO["now"],
+        PYTHONPATH=str(ROOT),
+        LOG_LEVEL="WARNING",
+        **env,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop_bot(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    return output
+
+
+@pytest.fixture
+def telegram(tmp_path: Path) -> Iterator[BotApiEmulator]:
+    with BotApiEmulator(token="123456:SCENARIO", bot_username="sangkien_test_bot") as emu:
+        process = start_bot(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=emu.token,
+            TELEGRAM_API_URL=emu.base_url,
+            TELEGRAM_FILE_URL=emu.base_file_url,
+        )
+        try:
+            emu.wait_for(lambda: bool(emu.calls_to("getUpdates")), timeout=30)
+            yield emu
+        finally:
+            assert "Traceback" not in stop_bot(process)
+
+
+def test_the_scenario_on_telegram_pressing_buttons(telegram: BotApiEmulator) -> None:
+    user = 4242
+    for step in STEPS:
+        before = len(telegram.sent(user))
+        if "say" in step:
+            telegram.user_sends(user, step["say"], first_name="Lan", last_name="Nguyễn Thị")
+        else:
+            question = [m for m in telegram.sent(user) if m.get("reply_markup")][-1]
+            buttons = [b for row in question["reply_markup"]["inline_keyboard"] for b in row]
+            [button] = [b for b in buttons if b["text"] == step["choose"]] or [
+                b for b in buttons if step["choose"] in b["text"]
+            ]
+            telegram.user_presses(user, question["message_id"], button["callback_data"])
+        telegram.wait_for(lambda b=before: len(telegram.sent(user)) > b, timeout=15)
+        telegram.wait_idle(quiet=0.2, timeout=15)
+        answer = "\n".join(str(m.get("text", "")) for m in telegram.sent(user)[before:])
+        assert step["expect"] in answer, f"after {step}:\n{answer}"
+
+
+@pytest.fixture
+def zalo(tmp_path: Path) -> Iterator[ZaloApiEmulator]:
+    with ZaloApiEmulator() as emu:
+        process = start_bot(tmp_path, ZALO_BOT_TOKEN=emu.token, ZALO_API_URL=emu.base_url)
+        try:
+            emu.wait_for(lambda: bool(emu.calls_to("getUpdates")), timeout=30)
+            yield emu
+        finally:
+            assert "Traceback" not in stop_bot(process)
+
+
+def test_the_scenario_on_zalo_answering_by_number(zalo: ZaloApiEmulator) -> None:
+    user = "e4ea2cd5189df1c3a88c"
+    answer = ""
+    for step in STEPS:
+        before = len(zalo.texts(user))
+        typed = step.get("say") or str(number_of(step["choose"], answer))
+        zalo.user_sends(user, typed, display_name="Nguyễn Thị Lan")
+        zalo.wait_for(lambda b=before: len(zalo.texts(user)) > b, timeout=15)
+        zalo.wait_idle(quiet=0.2, timeout=15)
+        answer = "\n".join(zalo.texts(user)[before:])
+        assert step["expect"] in answer, f"after {typed!r}:\n{answer}"
+    assert all(len(text) <= 2000 for text in zalo.texts(user))
