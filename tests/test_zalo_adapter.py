@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bot.zalo.adapter import ZaloAdapter, event_from_update, render
+from bot.zalo.client import (
+    BadRequest,
+    Blocked,
+    QuotaExceeded,
+    RateLimited,
+    Unauthorized,
+    ZaloClient,
+)
 from conversations.messages import Option, Reply
+from tests.chat import make_engine
+from tests.zaloapi.server import ZaloApiEmulator
 
 
 def update(
@@ -68,19 +80,69 @@ def test_in_groups_only_commands_get_an_answer() -> None:
     assert event_from_update(update("/new", chat_type="GROUP")) == "u1"
 
 
-class _Engine:
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-
-    async def handle(self, event: Any) -> list[Reply]:
-        self.events.append(event)
-        return []
-
-
 async def test_a_message_delivered_twice_is_answered_once() -> None:
-    engine = _Engine()
-    adapter = ZaloAdapter(engine, client=None)  # type: ignore[arg-type]
-    await adapter.handle_update(update("1", message_id="same"))
-    await adapter.handle_update(update("1", message_id="same"))
-    await adapter.handle_update(update("2", message_id="next"))
-    assert [e.text for e in engine.events] == ["1", "2"]
+    engine, _store, _clock = make_engine()
+    with ZaloApiEmulator() as emu:
+        client = ZaloClient(emu.token, base_url=emu.base_url)
+        adapter = ZaloAdapter(engine, client)
+        first = emu.user_sends("u1", "/start")
+        emu.duplicate_last_update()
+        for _ in range(2):
+            update_ = await client.get_updates(timeout=2)
+            assert update_ is not None
+            await adapter.handle_update(update_)
+        await client.close()
+    assert first["message"]["message_id"]
+    assert len(emu.texts("u1")) == 1  # the language question, once
+
+
+# ------------------------------------------------------------------------------ the client
+async def test_the_client_maps_zalo_errors_to_what_to_do() -> None:
+    with ZaloApiEmulator() as emu:
+        wrong = ZaloClient("0:wrong", base_url=emu.base_url)
+        with pytest.raises(Unauthorized):
+            await wrong.get_me()
+        await wrong.close()
+        client = ZaloClient(emu.token, base_url=emu.base_url)
+        assert (await client.get_me()).id
+        assert await client.get_updates(timeout=1) is None  # 408: nothing new
+        emu.user_sends("u1", "xin chào")
+        assert (await client.get_updates(timeout=1) or {})["message"]["text"] == "xin chào"
+        with pytest.raises(BadRequest):
+            await client.send_message("u1", "x" * 2001)
+        emu.block("u1")
+        with pytest.raises(Blocked):
+            await client.send_message("u1", "chào")
+        emu.unblock("u1")
+        emu.set_quota(0)
+        with pytest.raises(QuotaExceeded):
+            await client.send_message("u1", "chào")
+        emu.set_quota(None)
+        emu.fail_next("sendMessage", status=429, description="Too many requests")
+        with pytest.raises(RateLimited) as limited:
+            await client.send_message("u1", "chào")
+        assert not isinstance(limited.value, QuotaExceeded)
+        assert await client.send_message("u1", "chào")
+        await client.close()
+
+
+async def test_with_the_quota_used_up_notices_wait_and_nothing_is_lost() -> None:
+    engine, store, clock = make_engine()
+    async with store() as uow:
+        person = await uow.conversations.ensure_person("zalo", "u9", clock.now())
+        await uow.outbox.add(person_id=person, text="Thông báo 1", options=(), at=clock.now())
+        await uow.outbox.add(person_id=person, text="Thông báo 2", options=(), at=clock.now())
+        await uow.commit()
+    with ZaloApiEmulator() as emu:
+        emu.user_sends("u9", "chào")  # the chat becomes known
+        client = ZaloClient(emu.token, base_url=emu.base_url)
+        adapter = ZaloAdapter(engine, client)
+        emu.set_quota(1)
+        assert await adapter.deliver_notices() == 1
+        assert adapter.quota_exhausted
+        assert [n.text for n, _ in await engine.undelivered("zalo")] == ["Thông báo 2"]
+        emu.set_quota(None)  # a new month
+        assert await adapter.deliver_notices() == 1
+        assert await engine.undelivered("zalo") == []
+        assert emu.texts("u9") == ["Thông báo 1", "Thông báo 2"]
+        await client.close()
