@@ -32,6 +32,7 @@ from conversations.ports import (
     Conversation,
     Notice,
     UnitDirectory,
+    UnitLevel,
     UnitOfWorkFactory,
 )
 from conversations.text import fold, normalise
@@ -203,6 +204,22 @@ class Engine:
             sent = await remind_and_escalate(turn)
             await uow.commit()
         return sent
+
+    async def tell_admins(self, kind: str, message: str, **params: object) -> int:
+        """A notice to the province admins (officers of a root union), in their language;
+        ``message`` is an ``N_()`` msgid. For what the bot itself cannot fix (a quota)."""
+        now = self.clock.now()
+        roots = [u.code for u in self.units.roots if u.level is UnitLevel.PROVINCE]
+        async with self.uow_factory() as uow:
+            admins = await uow.officers.of_units(roots) if roots else []
+            for admin in admins:
+                with using_locale(admin.locale or "vi"):
+                    text = _(message).format(**params)
+                await uow.outbox.add(
+                    person_id=admin.person_id, text=text, options=(), at=now, kind=kind
+                )
+            await uow.commit()
+        return len(admins)
 
     async def mark_unreachable(self, channel: str, user_id: str) -> None:
         """The messenger refuses messages to this account (blocked bot): stop trying it."""

@@ -74,6 +74,11 @@ class UnitDirectory(Protocol):
 
     def children(self, code: str) -> list[Unit]: ...
 
+    @property
+    def roots(self) -> list[Unit]:
+        """The units with nothing above them (the province federation)."""
+        ...
+
 
 class Status(StrEnum):
     """Where an initiative stands; every change is recorded with who and when."""

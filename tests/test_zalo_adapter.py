@@ -146,3 +146,25 @@ async def test_with_the_quota_used_up_notices_wait_and_nothing_is_lost() -> None
         assert await engine.undelivered("zalo") == []
         assert emu.texts("u9") == ["Thông báo 1", "Thông báo 2"]
         await client.close()
+
+
+async def test_when_the_quota_is_used_up_the_province_admins_are_told_once() -> None:
+    engine, store, clock = make_engine()
+    async with store() as uow:
+        admin = await uow.conversations.ensure_person("telegram", "99", clock.now())
+        await uow.officers.add(admin, "LDLD-BK", clock.now())
+        person = await uow.conversations.ensure_person("zalo", "u9", clock.now())
+        for n in range(3):
+            await uow.outbox.add(person_id=person, text=f"Tin {n}", options=(), at=clock.now())
+        await uow.commit()
+    with ZaloApiEmulator() as emu:
+        emu.user_sends("u9", "chào")
+        client = ZaloClient(emu.token, base_url=emu.base_url)
+        adapter = ZaloAdapter(engine, client)
+        emu.set_quota(1)
+        await adapter.deliver_notices()
+        await adapter.deliver_notices()  # still over quota the same day: told once
+        await client.close()
+    told = [n for n, _ in await engine.undelivered("telegram")]
+    assert len(told) == 1
+    assert "Hạn mức tin nhắn hằng tháng của Zalo đã hết: 2 tin nhắn" in told[0].text

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
+from datetime import date
 from typing import Any
 
 from bot.split import split_text
@@ -26,7 +27,7 @@ from bot.zalo.client import (
     ZaloError,
 )
 from conversations.engine import Engine
-from conversations.i18n import _, normalise_locale, using_locale
+from conversations.i18n import N_, _, normalise_locale, using_locale
 from conversations.messages import Attachment, Event, Reply
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class ZaloAdapter:
         self.client = client
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.quota_exhausted = False
+        self._quota_told_on: date | None = None
         self.sent = 0  # messages sent by this process (the plan's quota is counted by Zalo)
 
     def _first_time(self, update: dict[str, Any]) -> bool:
@@ -166,6 +168,22 @@ class ZaloAdapter:
             delay *= 2
         raise AssertionError("unreachable")
 
+    async def _tell_admins_of_quota(self) -> None:
+        """Once a day at most: the province admins hear that Zalo messages are waiting."""
+        today = self.engine.clock.now().date()
+        if self._quota_told_on == today:
+            return
+        self._quota_told_on = today
+        waiting = len(await self.engine.undelivered(CHANNEL))
+        await self.engine.tell_admins(
+            "quota",
+            N_(
+                "⚠️ Zalo's monthly message quota is used up: {count} messages to Zalo users "
+                "wait and will go out as soon as the quota allows. Nothing is lost."
+            ),
+            count=waiting,
+        )
+
     async def deliver_notices(self) -> int:
         """Send the outbox's notices for Zalo accounts. With the quota used up nothing is
         dropped: the notices stay in the outbox until a later round can send them."""
@@ -178,8 +196,12 @@ class ZaloAdapter:
             except Blocked:
                 await self.engine.mark_unreachable(CHANNEL, external_id)
                 continue
+            except QuotaExceeded:
+                log.warning("Zalo's message quota is used up: the remaining notices wait")
+                await self._tell_admins_of_quota()
+                break
             except RateLimited:
-                log.warning("Zalo quota or rate limit reached: the remaining notices wait")
+                log.warning("Zalo rate limit reached: the remaining notices wait")
                 break
             except (ZaloError, OSError) as error:
                 log.error("Zalo refused notice %s: %s", notice.id, error)
