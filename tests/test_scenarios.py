@@ -9,8 +9,10 @@ against the fake Zalo server, answering numbered lists by number).
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -151,3 +153,52 @@ def test_the_scenario_on_zalo_answering_by_number(zalo: ZaloApiEmulator) -> None
         answer = "\n".join(zalo.texts(user)[before:])
         assert step["expect"] in answer, f"after {typed!r}:\n{answer}"
     assert all(len(text) <= 2000 for text in zalo.texts(user))
+
+
+def test_one_process_serves_telegram_and_zalo_and_a_draft_moves_between_them(
+    tmp_path: Path,
+) -> None:
+    with (
+        BotApiEmulator(token="123456:BOTH", bot_username="sangkien_test_bot") as telegram,
+        ZaloApiEmulator() as zalo,
+    ):
+        process = start_bot(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=telegram.token,
+            TELEGRAM_API_URL=telegram.base_url,
+            TELEGRAM_FILE_URL=telegram.base_file_url,
+            ZALO_BOT_TOKEN=zalo.token,
+            ZALO_API_URL=zalo.base_url,
+        )
+        try:
+            telegram.wait_for(lambda: bool(telegram.calls_to("getUpdates")), timeout=30)
+            zalo.wait_for(lambda: bool(zalo.calls_to("getUpdates")), timeout=30)
+            telegram.user_sends(77, "/start join-CD-BB-01", first_name="Lan")
+            question = telegram.wait_for_message(77, "Chọn ngôn ngữ", timeout=15)
+            [vi, _en] = question["reply_markup"]["inline_keyboard"][0]
+            telegram.user_presses(77, question["message_id"], vi["callback_data"])
+            telegram.wait_for_message(77, "Bạn muốn làm gì", timeout=15)
+            telegram.user_sends(77, "/new")
+            telegram.wait_for_message(77, "Tên sáng kiến", timeout=15)
+            telegram.user_sends(77, "Gá kẹp phôi tiện nhanh")
+            telegram.wait_for_message(77, "thuộc loại nào", timeout=15)
+            telegram.user_sends(77, "/link")
+            code = telegram.wait_for_message(77, "/link ", timeout=15)["text"].split("/link ")[1]
+            code = code.split()[0]
+
+            zalo.user_sends("z77", f"/link {code}", display_name="Lan")
+            linked = zalo.wait_for_message("z77", "thuộc loại nào", timeout=15)
+            assert "Đã liên kết" in "\n".join(zalo.texts("z77"))
+            assert "1. Giải pháp kỹ thuật" in linked["text"]
+            zalo.user_sends("z77", "1")
+            zalo.wait_for_message("z77", "dạng nào dưới đây", timeout=15)
+        finally:
+            assert "Traceback" not in stop_bot(process)
+    with sqlite3.connect(tmp_path / "bot.db") as db:
+        identities = db.execute("SELECT channel, person_id FROM identities").fetchall()
+        [(state,)] = db.execute(
+            "SELECT state FROM people WHERE id = ?", (identities[0][1],)
+        ).fetchall()
+    assert {channel for channel, _ in identities} == {"telegram", "zalo"}
+    assert len({person for _, person in identities}) == 1
+    assert json.loads(state)["draft"]["kind"] == "technical"
