@@ -22,14 +22,17 @@ from conversations.flows.common import go_to_menu
 from conversations.flows.officer import authority, handle_action, open_any, start_invite
 from conversations.flows.onboarding import start_onboarding
 from conversations.flows.registry import FLOWS
+from conversations.groups import group_command, report_broadcasts
 from conversations.i18n import N_, _, normalise_locale, using_locale
-from conversations.messages import Event, Option, Reply, TurnResult
+from conversations.messages import Event, GroupEvent, Option, Reply, TurnResult
 from conversations.notices import NOTICE_PROMPT, remind_and_escalate
 from conversations.parsing import match_option
 from conversations.ports import (
     Clock,
     ConcurrentUpdate,
     Conversation,
+    Group,
+    GroupNotice,
     Notice,
     UnitDirectory,
     UnitLevel,
@@ -83,6 +86,7 @@ _COMMANDS: Final = frozenset(
         "decided",
         "invite",
         "link",
+        "broadcast",
     }
 )
 
@@ -204,6 +208,47 @@ class Engine:
             sent = await remind_and_escalate(turn)
             await uow.commit()
         return sent
+
+    # ------------------------------------------------------------------ groups
+    async def group_command(self, event: GroupEvent) -> list[Reply] | None:
+        """A command in a group chat (``/register``); ``None`` if it is not for groups."""
+        async with self.uow_factory() as uow:
+            replies = await group_command(uow, self.units, event, self.clock.now())
+            await uow.commit()
+        return replies
+
+    async def group_left(self, channel: str, chat_id: str) -> None:
+        """The bot was removed from a group: it gets nothing more."""
+        async with self.uow_factory() as uow:
+            await uow.groups.deactivate(channel, chat_id, self.clock.now())
+            await uow.commit()
+
+    async def undelivered_to_groups(
+        self, channel: str, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        async with self.uow_factory() as uow:
+            return await uow.groups.undelivered(channel, limit=limit)
+
+    async def group_notice_done(
+        self,
+        notice: GroupNotice,
+        group: Group,
+        *,
+        reference: str = "",
+        failed: str = "",
+        group_gone: bool = False,
+    ) -> None:
+        """Record one group delivery (or why it failed); report finished broadcasts."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            if failed:
+                await uow.groups.mark_failed(notice.id, failed, now)
+            else:
+                await uow.groups.mark_delivered(notice.id, reference or "sent", now)
+            if group_gone:
+                await uow.groups.deactivate(group.channel, group.chat_id, now)
+            await report_broadcasts(uow, now)
+            await uow.commit()
 
     async def tell_admins(self, kind: str, message: str, **params: object) -> int:
         """A notice to the province admins (officers of a root union), in their language;
@@ -425,6 +470,9 @@ class Engine:
                     await turn.go("officer", "decided", remember=False)
             case "link":
                 await self._new_link_code(turn)
+            case "broadcast":
+                await self._leave(turn)
+                await turn.start_flow("broadcast")
             case "review":
                 number = command.argument.lstrip("#")
                 if not number.isdigit():

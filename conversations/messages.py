@@ -44,6 +44,19 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupEvent:
+    """A command someone addressed to the bot in a group chat (``/register CD-BB-01``)."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+    text: str
+    title: str = ""
+    display_name: str = ""
+    locale_hint: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Option:
     """A choice offered to the person: ``code`` travels back in ``Event.choice`` (≤ 64 bytes)."""
 

@@ -356,6 +356,99 @@ class OutboxRepository(Protocol):
     async def mark_delivered(self, notice_id: int, channel: str, reference: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group chat registered for a union: it receives the union's notices and broadcasts."""
+
+    id: int
+    channel: str
+    chat_id: str
+    unit_code: str
+    locale: str
+    active: bool
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNotice:
+    """A message for a group, in the outbox like a person's notice, delivered once."""
+
+    id: int
+    group_id: int
+    text: str
+    created_at: datetime
+    kind: str = ""
+    broadcast_id: int | None = None
+    delivered_at: datetime | None = None
+    failed: str | None = None  # why it could not be delivered (the group is gone, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    id: int
+    person_id: int
+    unit_code: str
+    text: str
+    created_at: datetime
+    reported_at: datetime | None = None
+
+
+class GroupRepository(Protocol):
+    async def register(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        unit_code: str,
+        locale: str,
+        title: str,
+        person_id: int,
+        at: datetime,
+    ) -> Group:
+        """Register (or re-register, reactivate, move to another unit) a group chat."""
+        ...
+
+    async def get(self, channel: str, chat_id: str) -> Group | None: ...
+
+    async def deactivate(self, channel: str, chat_id: str, at: datetime) -> bool:
+        """The bot left or was removed: no more messages to this group."""
+        ...
+
+    async def active_in_units(self, unit_codes: Sequence[str]) -> list[Group]: ...
+
+    async def add_notice(
+        self,
+        *,
+        group_id: int,
+        text: str,
+        at: datetime,
+        kind: str = "",
+        broadcast_id: int | None = None,
+    ) -> int: ...
+
+    async def undelivered(
+        self, channel: str, *, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        """Notices neither delivered nor failed, for active groups on ``channel``, oldest first."""
+        ...
+
+    async def mark_delivered(self, notice_id: int, reference: str, at: datetime) -> None: ...
+
+    async def mark_failed(self, notice_id: int, reason: str, at: datetime) -> None: ...
+
+    async def add_broadcast(
+        self, *, person_id: int, unit_code: str, text: str, at: datetime
+    ) -> int: ...
+
+    async def broadcast_notices(self, broadcast_id: int) -> list[GroupNotice]: ...
+
+    async def unreported_broadcasts(self) -> list[Broadcast]:
+        """Broadcasts whose delivery report has not been sent yet."""
+        ...
+
+    async def mark_reported(self, broadcast_id: int, at: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One turn's transaction: ``async with uow: …; await uow.commit()``; no commit, no change."""
 
@@ -363,6 +456,7 @@ class UnitOfWork(Protocol):
     initiatives: InitiativeRepository
     officers: OfficerRepository
     outbox: OutboxRepository
+    groups: GroupRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -5,7 +5,9 @@ reads one row and writes one row. ``identities`` maps a messenger account to a p
 Telegram and a Zalo account can later be linked to the same person. ``officers`` say who acts
 for which union, ``invites`` are the one-time codes that make someone an officer. ``outbox``
 holds the notices written in a turn for other people, ``outbox_deliveries`` which messenger
-has delivered each; ``initiative_alerts`` the review reminders already sent. The schema itself
+has delivered each; ``initiative_alerts`` the review reminders already sent. ``groups`` are the
+group chats registered for a union, ``group_notices`` their own outbox (delivered once, or
+given up on), ``broadcasts`` the announcements an officer sent to their groups. The schema itself
 is made by the Alembic migrations; these models must stay equal to them (a test compares the
 two).
 """
@@ -27,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -244,6 +247,61 @@ class LinkCodeRow(Base):
     used_at: Mapped[datetime | None]
 
 
+class GroupRow(Base):
+    __tablename__ = "groups"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id"),
+        Index("ix_groups_unit_code", "unit_code"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(Text)
+    chat_id: Mapped[str] = mapped_column(Text)
+    unit_code: Mapped[str] = mapped_column(Text, ForeignKey("units.code"))
+    locale: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text, server_default=_EMPTY)
+    # False once the bot left or was removed: the row stays, so a return reactivates it.
+    active: Mapped[bool]
+    registered_by: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    registered_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class BroadcastRow(Base):
+    __tablename__ = "broadcasts"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, ForeignKey("people.id"))
+    unit_code: Mapped[str] = mapped_column(Text, ForeignKey("units.code"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    # When the sender was told how the delivery went.
+    reported_at: Mapped[datetime | None]
+
+
+class GroupNoticeRow(Base):
+    __tablename__ = "group_notices"
+    __table_args__ = (
+        Index("ix_group_notices_group_id", "group_id"),
+        Index("ix_group_notices_broadcast_id", "broadcast_id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(Integer, ForeignKey("groups.id"))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text, server_default=_EMPTY)
+    broadcast_id: Mapped[int | None] = mapped_column(Integer, ForeignKey("broadcasts.id"))
+    created_at: Mapped[datetime]
+    # Pending while both ``delivered_at`` and ``failed`` are NULL; either one ends it.
+    delivered_at: Mapped[datetime | None]
+    reference: Mapped[str | None] = mapped_column(Text)  # the messenger's id of the message
+    failed: Mapped[str | None] = mapped_column(Text)  # why it could not be delivered
+    failed_at: Mapped[datetime | None]
+
+
 # Core handles on the tables: the repositories build plain statements on them (no ORM
 # identity map or unit of work in the hot path of a turn).
 units = cast(Table, UnitRow.__table__)
@@ -257,3 +315,6 @@ outbox = cast(Table, NoticeRow.__table__)
 outbox_deliveries = cast(Table, DeliveryRow.__table__)
 initiative_alerts = cast(Table, AlertRow.__table__)
 link_codes = cast(Table, LinkCodeRow.__table__)
+groups = cast(Table, GroupRow.__table__)
+broadcasts = cast(Table, BroadcastRow.__table__)
+group_notices = cast(Table, GroupNoticeRow.__table__)

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from conversations.ports import (
     ConversationRepository,
+    GroupRepository,
     InitiativeRepository,
     OfficerRepository,
     OutboxRepository,
 )
 from storage.repositories import (
     SqlConversationRepository,
+    SqlGroupRepository,
     SqlInitiativeRepository,
     SqlOfficerRepository,
     SqlOutboxRepository,
@@ -35,6 +37,7 @@ class SqlUnitOfWork:
     initiatives: InitiativeRepository
     officers: OfficerRepository
     outbox: OutboxRepository
+    groups: GroupRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -55,6 +58,7 @@ class SqlUnitOfWork:
         self.initiatives = SqlInitiativeRepository(self._connection)
         self.officers = SqlOfficerRepository(self._connection)
         self.outbox = SqlOutboxRepository(self._connection)
+        self.groups = SqlGroupRepository(self._connection)
         return self
 
     async def __aexit__(

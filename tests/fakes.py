@@ -13,7 +13,8 @@ They keep the semantics of ``storage`` — the thing they stand in for — and a
 - references are checked like foreign keys (:class:`sqlalchemy.exc.IntegrityError`); unit
   codes only when the store was given units;
 - what must happen once (``change_status_if``, ``add_alert``, ``use_invite``, adding an
-  officer, ``mark_delivered``) takes a lock on its row until the transaction ends: a second
+  officer, ``mark_delivered``, registering or leaving a group, settling a group notice,
+  reporting a broadcast) takes a lock on its row until the transaction ends: a second
   unit of work doing the same waits for the first to commit or roll back, then sees its work,
   as a second SQLite writer does (and gives up with
   :class:`sqlalchemy.exc.OperationalError` after the same 5 seconds). Other writes take no
@@ -33,8 +34,12 @@ from typing import Any, Generic, Self, TypeVar
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from conversations.ports import (
+    Broadcast,
     Conversation,
     ConversationRepository,
+    Group,
+    GroupNotice,
+    GroupRepository,
     InitiativeRepository,
     Invite,
     Notice,
@@ -163,6 +168,38 @@ class _Delivery:
     delivered_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    id: int
+    channel: str
+    chat_id: str
+    unit_code: str
+    locale: str
+    title: str
+    active: bool
+    registered_by: int
+    registered_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _GroupNotice:
+    id: int
+    group_id: int
+    text: str
+    kind: str
+    broadcast_id: int | None
+    created_at: datetime
+    delivered_at: datetime | None = None
+    reference: str | None = None
+    failed: str | None = None
+    failed_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.delivered_at is None and self.failed is None
+
+
 class _Table(Generic[K, V]):
     """Committed rows plus one transaction's pending writes over them (``None`` = deleted)."""
 
@@ -209,7 +246,18 @@ class MemoryStore:
         self.invites: dict[str, Invite] = {}
         self.outbox: dict[int, _Notice] = {}
         self.deliveries: dict[tuple[int, str], _Delivery] = {}
-        self.sequences = {"people": 0, "initiatives": 0, "status_changes": 0, "outbox": 0}
+        self.groups: dict[int, _Group] = {}
+        self.group_notices: dict[int, _GroupNotice] = {}
+        self.broadcasts: dict[int, Broadcast] = {}
+        self.sequences = {
+            "people": 0,
+            "initiatives": 0,
+            "status_changes": 0,
+            "outbox": 0,
+            "groups": 0,
+            "group_notices": 0,
+            "broadcasts": 0,
+        }
         # Row locks of open transactions: the holder, and what its end sets for the waiters.
         self.locks: dict[Hashable, tuple[_Transaction, asyncio.Event]] = {}
         self.lock_timeout = 5.0  # SQLite's busy_timeout (storage.db)
@@ -241,6 +289,9 @@ class _Transaction:
         self.outbox = _Table(store.outbox)
         self.deliveries = _Table(store.deliveries)
         self.link_codes = _Table(store.link_codes)
+        self.groups = _Table(store.groups)
+        self.group_notices = _Table(store.group_notices)
+        self.broadcasts = _Table(store.broadcasts)
         self.sequences = dict(store.sequences)
 
     def _tables(self) -> tuple[_Table[Any, Any], ...]:
@@ -256,6 +307,9 @@ class _Transaction:
             self.outbox,
             self.deliveries,
             self.link_codes,
+            self.groups,
+            self.group_notices,
+            self.broadcasts,
         )
 
     async def lock(self, key: Hashable) -> None:
@@ -825,6 +879,181 @@ class MemoryOutboxRepository:
         self._tx.deliveries.put(key, _Delivery(notice_id, channel, reference, delivered_at))
 
 
+class MemoryGroupRepository:
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    @staticmethod
+    def _public(row: _Group) -> Group:
+        return Group(
+            id=row.id,
+            channel=row.channel,
+            chat_id=row.chat_id,
+            unit_code=row.unit_code,
+            locale=row.locale,
+            active=row.active,
+            title=row.title,
+        )
+
+    @staticmethod
+    def _notice(row: _GroupNotice) -> GroupNotice:
+        return GroupNotice(
+            id=row.id,
+            group_id=row.group_id,
+            text=row.text,
+            created_at=row.created_at,
+            kind=row.kind,
+            broadcast_id=row.broadcast_id,
+            delivered_at=row.delivered_at,
+            failed=row.failed,
+        )
+
+    def _find(self, channel: str, chat_id: str) -> _Group | None:
+        for row in self._tx.groups.rows():
+            if (row.channel, row.chat_id) == (channel, chat_id):
+                return row
+        return None
+
+    async def register(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        unit_code: str,
+        locale: str,
+        title: str,
+        person_id: int,
+        at: datetime,
+    ) -> Group:
+        at = _utc(at)
+        tx = self._tx
+        await tx.lock(("groups", channel, chat_id))
+        tx.check_unit(unit_code)
+        found = self._find(channel, chat_id)
+        if found is not None:
+            # ON CONFLICT DO UPDATE: who registered it first, and when, stay.
+            row = replace(
+                found, unit_code=unit_code, locale=locale, title=title, active=True, updated_at=at
+            )
+        else:
+            tx.check_person(person_id)
+            group_id = tx.next_id("groups")
+            row = _Group(
+                id=group_id,
+                channel=channel,
+                chat_id=chat_id,
+                unit_code=unit_code,
+                locale=locale,
+                title=title,
+                active=True,
+                registered_by=person_id,
+                registered_at=at,
+                updated_at=at,
+            )
+        tx.groups.put(row.id, row)
+        return self._public(row)
+
+    async def get(self, channel: str, chat_id: str) -> Group | None:
+        row = self._find(channel, chat_id)
+        return None if row is None else self._public(row)
+
+    async def deactivate(self, channel: str, chat_id: str, at: datetime) -> bool:
+        at = _utc(at)
+        await self._tx.lock(("groups", channel, chat_id))
+        row = self._find(channel, chat_id)
+        if row is None or not row.active:
+            return False
+        self._tx.groups.put(row.id, replace(row, active=False, updated_at=at))
+        return True
+
+    async def active_in_units(self, unit_codes: Sequence[str]) -> list[Group]:
+        codes = set(unit_codes)
+        rows = [row for row in self._tx.groups.rows() if row.active and row.unit_code in codes]
+        return [self._public(row) for row in sorted(rows, key=lambda row: row.id)]
+
+    async def add_notice(
+        self,
+        *,
+        group_id: int,
+        text: str,
+        at: datetime,
+        kind: str = "",
+        broadcast_id: int | None = None,
+    ) -> int:
+        at = _utc(at)
+        tx = self._tx
+        if tx.groups.get(group_id) is None:
+            raise _broken_reference(f"group {group_id}")
+        if broadcast_id is not None and tx.broadcasts.get(broadcast_id) is None:
+            raise _broken_reference(f"broadcast {broadcast_id}")
+        notice_id = tx.next_id("group_notices")
+        tx.group_notices.put(
+            notice_id,
+            _GroupNotice(
+                id=notice_id,
+                group_id=group_id,
+                text=text,
+                kind=kind,
+                broadcast_id=broadcast_id,
+                created_at=at,
+            ),
+        )
+        return notice_id
+
+    async def undelivered(
+        self, channel: str, *, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        found: list[tuple[_GroupNotice, _Group]] = []
+        for row in self._tx.group_notices.rows():
+            group = self._tx.groups.get(row.group_id)
+            if row.pending and group is not None and group.active and group.channel == channel:
+                found.append((row, group))
+        found.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
+        return [(self._notice(row), self._public(group)) for row, group in found][: max(limit, 0)]
+
+    async def _settle(self, notice_id: int, **outcome: Any) -> None:
+        await self._tx.lock(("group_notices", notice_id))
+        row = self._tx.group_notices.get(notice_id)
+        if row is not None and row.pending:  # the first outcome stays
+            self._tx.group_notices.put(notice_id, replace(row, **outcome))
+
+    async def mark_delivered(self, notice_id: int, reference: str, at: datetime) -> None:
+        await self._settle(notice_id, delivered_at=_utc(at), reference=reference)
+
+    async def mark_failed(self, notice_id: int, reason: str, at: datetime) -> None:
+        await self._settle(notice_id, failed=reason, failed_at=_utc(at))
+
+    async def add_broadcast(
+        self, *, person_id: int, unit_code: str, text: str, at: datetime
+    ) -> int:
+        at = _utc(at)
+        tx = self._tx
+        tx.check_person(person_id)
+        tx.check_unit(unit_code)
+        broadcast_id = tx.next_id("broadcasts")
+        tx.broadcasts.put(
+            broadcast_id,
+            Broadcast(
+                id=broadcast_id, person_id=person_id, unit_code=unit_code, text=text, created_at=at
+            ),
+        )
+        return broadcast_id
+
+    async def broadcast_notices(self, broadcast_id: int) -> list[GroupNotice]:
+        rows = [row for row in self._tx.group_notices.rows() if row.broadcast_id == broadcast_id]
+        return [self._notice(row) for row in sorted(rows, key=lambda row: row.id)]
+
+    async def unreported_broadcasts(self) -> list[Broadcast]:
+        rows = [row for row in self._tx.broadcasts.rows() if row.reported_at is None]
+        return sorted(rows, key=lambda row: (row.created_at, row.id))
+
+    async def mark_reported(self, broadcast_id: int, at: datetime) -> None:
+        await self._tx.lock(("broadcasts", broadcast_id))
+        row = self._tx.broadcasts.get(broadcast_id)
+        if row is not None and row.reported_at is None:
+            self._tx.broadcasts.put(broadcast_id, replace(row, reported_at=_utc(at)))
+
+
 class MemoryUnitOfWork:
     """``UnitOfWork`` over a :class:`MemoryStore`; ``committed`` says whether it ever committed."""
 
@@ -832,6 +1061,7 @@ class MemoryUnitOfWork:
     initiatives: InitiativeRepository
     officers: OfficerRepository
     outbox: OutboxRepository
+    groups: GroupRepository
 
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -844,6 +1074,7 @@ class MemoryUnitOfWork:
         self.initiatives = MemoryInitiativeRepository(self._tx)
         self.officers = MemoryOfficerRepository(self._tx)
         self.outbox = MemoryOutboxRepository(self._tx)
+        self.groups = MemoryGroupRepository(self._tx)
 
     async def __aenter__(self) -> Self:
         if self._tx is not None:

@@ -15,7 +15,7 @@ from bot.zalo.client import (
     Unauthorized,
     ZaloClient,
 )
-from conversations.messages import Option, Reply
+from conversations.messages import GroupEvent, Option, Reply
 from tests.chat import make_engine
 from tests.zaloapi.server import ZaloApiEmulator
 
@@ -77,7 +77,8 @@ def test_a_photo_is_an_attachment_and_a_sticker_is_no_text() -> None:
 
 def test_in_groups_only_commands_get_an_answer() -> None:
     assert event_from_update(update("chào cả nhà", chat_type="GROUP")) is None
-    assert event_from_update(update("/new", chat_type="GROUP")) == "u1"
+    command = event_from_update(update("/register CD-BB-01", chat_type="GROUP"))
+    assert isinstance(command, GroupEvent) and command.text == "/register CD-BB-01"
 
 
 async def test_a_message_delivered_twice_is_answered_once() -> None:

@@ -97,10 +97,13 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ wiring
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
-        from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+        from telegram.ext import CallbackQueryHandler, ChatMemberHandler, MessageHandler, filters
 
         application.add_handler(CallbackQueryHandler(self.on_update))
         application.add_handler(MessageHandler(filters.ALL, self.on_update))
+        application.add_handler(
+            ChatMemberHandler(self.on_update, ChatMemberHandler.MY_CHAT_MEMBER)
+        )
         application.add_error_handler(self.on_error)
 
     async def set_commands(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -114,6 +117,10 @@ class TelegramAdapter:
 
     # ------------------------------------------------------------------ inbound
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        member = update.my_chat_member
+        if member is not None and member.new_chat_member.status in ("left", "kicked"):
+            await self.engine.group_left(CHANNEL, str(member.chat.id))
+            return
         event = event_from_update(update, context.bot.username or "")
         query = update.callback_query
         if query is not None:
@@ -173,7 +180,15 @@ class TelegramAdapter:
     async def _to_private_chat(
         self, context: ContextTypes.DEFAULT_TYPE, command: GroupCommand
     ) -> None:
-        """Personal flows happen in the private chat: answer in the group with a way there."""
+        """Group commands (``/register``) go to the engine; personal flows happen in the
+        private chat: answer in the group with a way there."""
+        replies = await self.engine.group_command(command.event)
+        if replies is not None:
+            for reply in replies:
+                for part in render(reply):
+                    with contextlib.suppress(TelegramError, Unreachable):
+                        await self._send_part(context, command.chat_id, part)
+            return
         username = context.bot.username
         payload = command.start_payload
         link = f"https://t.me/{username}"
@@ -265,6 +280,35 @@ class TelegramAdapter:
                 log.error("Telegram refused notice %s: %s", notice.id, error)
                 reference = "refused"
             await self.engine.mark_delivered(notice.id, CHANNEL, reference or "sent")
+            delivered += 1
+        return delivered
+
+    async def deliver_group_notices(self, bot: Bot) -> int:
+        """Send the outbox's group messages (broadcasts); a group that removed the bot is
+        marked inactive. Per-group limits are kept by python-telegram-bot's rate limiter."""
+        delivered = 0
+        for notice, group in await self.engine.undelivered_to_groups(CHANNEL):
+            reference = ""
+            try:
+                for part in render(Reply(text=notice.text)):
+                    sent = await with_retries(
+                        lambda p=part, c=int(group.chat_id): bot.send_message(
+                            c, p.html, parse_mode=ParseMode.HTML
+                        )
+                    )
+                    reference = str(sent.message_id)
+            except Unreachable as error:
+                await self.engine.group_notice_done(
+                    notice, group, failed=str(error), group_gone=True
+                )
+                continue
+            except BadRequest as error:
+                gone = "not found" in str(error).lower()
+                await self.engine.group_notice_done(
+                    notice, group, failed=str(error), group_gone=gone
+                )
+                continue
+            await self.engine.group_notice_done(notice, group, reference=reference)
             delivered += 1
         return delivered
 

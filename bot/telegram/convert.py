@@ -21,7 +21,7 @@ from telegram import (
 from telegram.constants import ChatType, MessageLimit
 
 from bot.split import split_text
-from conversations.messages import Attachment, Event, Option, Reply
+from conversations.messages import Attachment, Event, GroupEvent, Option, Reply
 
 CHANNEL = "telegram"
 MAX_CALLBACK_BYTES = 64
@@ -31,11 +31,13 @@ SHORT_LABEL = 18
 
 @dataclass(frozen=True, slots=True)
 class GroupCommand:
-    """A command addressed to the bot in a group: answered with a way to the private chat."""
+    """A command addressed to the bot in a group: a group command for the engine
+    (``/register``), or else answered with a way to the private chat."""
 
     chat_id: int
     start_payload: str
     locale_hint: str | None
+    event: GroupEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,16 @@ def event_from_update(update: Update, bot_username: str) -> Event | GroupCommand
             return None
         name, _sep, argument = command.partition(" ")
         payload = argument.strip() if name == "/start" else ""
-        return GroupCommand(chat.id, payload, user.language_code)
+        group_event = GroupEvent(
+            channel=CHANNEL,
+            chat_id=str(chat.id),
+            user_id=str(user.id),
+            text=command,
+            title=chat.title or "",
+            display_name=_display_name(user),
+            locale_hint=user.language_code,
+        )
+        return GroupCommand(chat.id, payload, user.language_code, group_event)
     if text.startswith("/"):
         text, _target = command_target(text)
     return Event(**common, text=text, attachment=_attachment(message))

@@ -104,6 +104,7 @@ async def _deliver_until(
                 await adapter.engine.tick()
                 last_tick = loop.time()
             await adapter.deliver_notices(application.bot)
+            await adapter.deliver_group_notices(application.bot)
         except Exception:  # keep delivering; the next round retries what is left
             log.exception("delivering notices failed")
         adapter.outbox_wakeup.clear()

@@ -28,7 +28,7 @@ from bot.zalo.client import (
 )
 from conversations.engine import Engine
 from conversations.i18n import N_, _, normalise_locale, using_locale
-from conversations.messages import Attachment, Event, Reply
+from conversations.messages import Attachment, Event, GroupEvent, Reply
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,8 @@ def render(reply: Reply, limit: int = MAX_TEXT) -> list[str]:
     return parts
 
 
-def event_from_update(update: dict[str, Any]) -> Event | str | None:
-    """An engine event; for a command in a group the group's chat id (to point to the private
-    chat); ``None`` for what the bot should not react to."""
+def event_from_update(update: dict[str, Any]) -> Event | GroupEvent | None:
+    """An engine event, a group command, or ``None`` for what the bot should not react to."""
     message = update.get("message")
     if not isinstance(message, dict):
         return None
@@ -58,9 +57,17 @@ def event_from_update(update: dict[str, Any]) -> Event | str | None:
     if sender.get("is_bot") or not sender.get("id") or not chat.get("id"):
         return None
     text = message.get("text") or message.get("caption") or ""
-    if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
-        return str(chat["id"]) if str(text).startswith("/") else None
     name = sender.get("display_name") or sender.get("first_name") or sender.get("name") or ""
+    if str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
+        if not str(text).startswith("/"):
+            return None  # in groups only commands addressed to the bot are answered
+        return GroupEvent(
+            channel=CHANNEL,
+            chat_id=str(chat["id"]),
+            user_id=str(sender["id"]),
+            text=str(text),
+            display_name=str(name),
+        )
     photo = message.get("photo_url") or message.get("photo")
     kind = str(update.get("event_name", ""))
     attachment = None
@@ -108,8 +115,15 @@ class ZaloAdapter:
         event = event_from_update(update)
         if event is None:
             return
-        if isinstance(event, str):
-            await self._to_private_chat(event)
+        if isinstance(event, GroupEvent):
+            replies = await self.engine.group_command(event)
+            if replies is None:
+                await self._to_private_chat(event.chat_id)
+            else:
+                for reply in replies:
+                    for part in render(reply):
+                        with contextlib.suppress(ZaloError, OSError):
+                            await self._send_text(event.chat_id, part)
             return
         typing = asyncio.create_task(self._typing_soon(event.chat_id))
         try:
@@ -183,6 +197,31 @@ class ZaloAdapter:
             ),
             count=waiting,
         )
+
+    async def deliver_group_notices(self) -> int:
+        """Broadcasts to Zalo groups, within the quota: over it, they wait (nothing dropped)."""
+        delivered = 0
+        for notice, group in await self.engine.undelivered_to_groups(CHANNEL):
+            reference = ""
+            try:
+                for part in split_text(notice.text, MAX_TEXT):
+                    reference = await self._send_text(group.chat_id, part)
+            except QuotaExceeded:
+                await self._tell_admins_of_quota()
+                break
+            except RateLimited:
+                break
+            except Blocked as error:
+                await self.engine.group_notice_done(
+                    notice, group, failed=str(error), group_gone=True
+                )
+                continue
+            except (ZaloError, OSError) as error:
+                await self.engine.group_notice_done(notice, group, failed=str(error))
+                continue
+            await self.engine.group_notice_done(notice, group, reference=reference)
+            delivered += 1
+        return delivered
 
     async def deliver_notices(self) -> int:
         """Send the outbox's notices for Zalo accounts. With the quota used up nothing is

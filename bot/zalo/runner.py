@@ -84,6 +84,7 @@ async def _deliver_until(adapter: ZaloAdapter, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await adapter.deliver_notices()
+            await adapter.deliver_group_notices()
         except Exception:
             log.exception("delivering Zalo notices failed")
         with contextlib.suppress(TimeoutError):

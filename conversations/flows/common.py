@@ -70,6 +70,7 @@ async def _menu_prompt(turn: Turn) -> Prompt:
         options.append(Option("reviews", _("🗂 Initiatives to review")))
         if any(turn.units.children(code) for code in officer_units):
             options.append(Option("invite", _("✉️ Invite an officer")))
+            options.append(Option("broadcast", _("📣 Message to the groups")))
     options += [
         Option("unit", _("🏢 Change my union")),
         Option("lang", _("🌐 Language / Ngôn ngữ")),
@@ -87,6 +88,8 @@ async def _menu_handle(turn: Turn, answer: Answer) -> None:
             await turn.go("onboarding", "unit")
         case "reviews":
             await turn.start_flow("officer")
+        case "broadcast":
+            await turn.start_flow("broadcast")
         case "invite":
             from conversations.flows.officer import start_invite  # the officer flow imports this
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conversations.flows.broadcast import BROADCAST
 from conversations.flows.common import MENU
 from conversations.flows.mine import MINE
 from conversations.flows.officer import OFFICER
@@ -10,5 +11,5 @@ from conversations.flows.submission import SUBMISSION
 from conversations.turn import Flow
 
 FLOWS: dict[str, Flow] = {
-    flow.name: flow for flow in (MENU, ONBOARDING, SUBMISSION, MINE, OFFICER)
+    flow.name: flow for flow in (MENU, ONBOARDING, SUBMISSION, MINE, OFFICER, BROADCAST)
 }
