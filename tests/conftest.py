@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# ``url`` and ``backend`` (the in-memory fakes and SQLite, for the same storage scenario).
+pytest_plugins = ["tests.storage_backends"]
+
 _real_connect = socket.socket.connect
 
 

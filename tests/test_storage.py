@@ -52,11 +52,6 @@ T0 = datetime(2022, 5, 30, 20, 0, tzinfo=HANOI)
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return database_url(str(tmp_path / "db" / "sangkien.db"))
-
-
-@pytest.fixture
 async def engine(url: str) -> AsyncIterator[AsyncEngine]:
     await migrate(url)
     engine = create_engine(url)
@@ -415,20 +410,6 @@ async def test_only_drafts_are_deleted_and_their_history_goes_with_them(
 
 
 # --- the fake behaves like the real thing ---------------------------------------------------
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def backend(request: pytest.FixtureRequest, url: str) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    await migrate(url)
-    engine = create_engine(url)
-    await import_units_csv(engine, SAMPLE_UNITS, at=T0)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_the_memory_fake_behaves_like_sqlite(backend: UnitOfWorkFactory) -> None:

@@ -7,47 +7,16 @@ once on :class:`tests.fakes.MemoryStore`, so the fake keeps meaning what storage
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from conversations.ports import Broadcast, Conversation, Group, UnitOfWork, UnitOfWorkFactory
-from storage import (
-    SAMPLE_UNITS,
-    SqlUnitOfWorkFactory,
-    create_engine,
-    database_url,
-    import_units_csv,
-    migrate,
-)
-from storage.units import parse_units_csv
-from tests.fakes import MemoryStore
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2022, 5, 30, 20, 0, tzinfo=HANOI)
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return database_url(str(tmp_path / "db" / "sangkien.db"))
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def backend(request: pytest.FixtureRequest, url: str) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryStore(unit for _, unit in parse_units_csv(SAMPLE_UNITS.read_text("utf-8")))
-        return
-    await migrate(url)
-    engine = create_engine(url)
-    await import_units_csv(engine, SAMPLE_UNITS, at=T0)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _person(work: UnitOfWork, user_id: str = "1") -> int:

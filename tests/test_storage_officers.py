@@ -7,9 +7,8 @@ once on :class:`tests.fakes.MemoryStore`, so the fake keeps meaning what storage
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,36 +30,15 @@ from storage import (
     SAMPLE_UNITS,
     SqlUnitOfWorkFactory,
     create_engine,
-    database_url,
     import_units_csv,
     migrate,
 )
 from storage.db import alembic_config
 from storage.models import identities
-from storage.units import parse_units_csv
 from tests.fakes import FixedClock, MemoryStore
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 T0 = datetime(2022, 5, 30, 20, 0, tzinfo=HANOI)
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return database_url(str(tmp_path / "db" / "sangkien.db"))
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-async def backend(request: pytest.FixtureRequest, url: str) -> AsyncIterator[UnitOfWorkFactory]:
-    if request.param == "memory":
-        yield MemoryStore(unit for _, unit in parse_units_csv(SAMPLE_UNITS.read_text("utf-8")))
-        return
-    await migrate(url)
-    engine = create_engine(url)
-    await import_units_csv(engine, SAMPLE_UNITS, at=T0)
-    try:
-        yield SqlUnitOfWorkFactory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _person(
