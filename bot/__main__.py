@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from bot.config import Settings, SettingsError
+from conversations.i18n import _, normalise_locale, switch_locale
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -105,11 +107,18 @@ async def _units_import(settings: Settings, path: str) -> int:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"cannot read {path}: {error.strerror}", file=sys.stderr)
+        print(
+            _("cannot read {path}: {error}").format(path=path, error=error.strerror),
+            file=sys.stderr,
+        )
         return 2
     finally:
         await db.dispose()
-    print(f"units: {report.added} added, {report.updated} updated, {report.unchanged} unchanged")
+    print(
+        _("units: {added} added, {updated} updated, {unchanged} unchanged").format(
+            added=report.added, updated=report.updated, unchanged=report.unchanged
+        )
+    )
     return 0
 
 
@@ -135,6 +144,8 @@ async def _migrate(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Command-line messages in the operator's language (LANG), Vietnamese by default.
+    switch_locale(normalise_locale(os.environ.get("LANG")))
     try:
         settings = Settings.load()
     except SettingsError as error:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from conversations.i18n import _
 from storage.unit_of_work import SqlUnitOfWork
 from storage.units import load_units
 
@@ -32,26 +33,27 @@ async def run(db: AsyncEngine, action: str, unit: str | None, user: str | None) 
         async with SqlUnitOfWork(db) as uow:
             officers = await uow.officers.all()
         if not officers:
-            print("no officers yet")
+            print(_("no officers yet"))
         for officer in sorted(officers, key=lambda o: (o.unit_code, o.person_id)):
             name = codes[officer.unit_code].name if officer.unit_code in codes else "?"
-            print(
-                f"{officer.unit_code:<12} {name}  person #{officer.person_id} "
-                f"{officer.display_name or '(has not written yet)'}"
-            )
+            who = officer.display_name or _("(has not written yet)")
+            print(f"{officer.unit_code:<12} {name}  #{officer.person_id} {who}")
         return 0
     account = parse_account(user or "")
     if unit is None or account is None:
         print(
-            f"usage: officers {action} --unit CODE --user MESSENGER:ID "
-            f"(MESSENGER one of {', '.join(CHANNELS)})",
+            _(
+                "usage: officers {action} --unit CODE --user MESSENGER:ID (MESSENGER: {channels})"
+            ).format(action=action, channels=", ".join(CHANNELS)),
             file=sys.stderr,
         )
         return 2
     unit = unit.strip().upper()
     if unit not in codes:
         print(
-            f"no unit {unit!r}: import the organisation first (python -m bot units import)",
+            _("no unit '{code}': import the organisation first (python -m bot units import)").format(
+                code=unit
+            ),
             file=sys.stderr,
         )
         return 2
@@ -59,13 +61,18 @@ async def run(db: AsyncEngine, action: str, unit: str | None, user: str | None) 
         person = await uow.conversations.ensure_person(*account, now)
         if action == "add":
             changed = await uow.officers.add(person, unit, now)
-            message = f"{user} is now an officer of {unit} ({codes[unit].name})"
+            message = _("{user} is now an officer of {unit} ({name})").format(
+                user=user, unit=unit, name=codes[unit].name
+            )
         else:
             changed = await uow.officers.remove(person, unit)
-            message = f"{user} is no longer an officer of {unit}"
+            message = _("{user} is no longer an officer of {unit}").format(user=user, unit=unit)
         await uow.commit()
+    if not changed and action == "add":
+        message = _("nothing to do: {user} was already an officer of {unit}")
+    elif not changed:
+        message = _("nothing to do: {user} was not an officer of {unit}")
     if not changed:
-        already = "already" if action == "add" else "not"
-        message = f"nothing to do: {user} was {already} an officer of {unit}"
+        message = message.format(user=user, unit=unit)
     print(message)
     return 0

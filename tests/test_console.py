@@ -22,7 +22,12 @@ NOW = "2022-05-20T09:00"
 
 
 def run_bot(args: list[str], db: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "PYTHONPATH": str(ROOT),
+        "LANG": "en_US.UTF-8",  # the command line's own messages in English
+    }
     env.pop("SANGKIEN_NOW", None)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
