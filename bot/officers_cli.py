@@ -51,9 +51,9 @@ async def run(db: AsyncEngine, action: str, unit: str | None, user: str | None) 
     unit = unit.strip().upper()
     if unit not in codes:
         print(
-            _("no unit '{code}': import the organisation first (python -m bot units import)").format(
-                code=unit
-            ),
+            _(
+                "no unit '{code}': import the organisation first (python -m bot units import)"
+            ).format(code=unit),
             file=sys.stderr,
         )
         return 2

@@ -102,6 +102,17 @@ COMMANDS_HELP = N_(
 )
 
 
+OFFICER_HELP = N_(
+    "For officers:\n"
+    "/pending – initiatives waiting for your review\n"
+    "/review N – open initiative number N\n"
+    "/decided – what was decided, with its history\n"
+    "/invite – invite an officer for a union below yours\n"
+    "/broadcast – a message to the groups of your unions\n"
+    "/register – (in a group) make it your union's group"
+)
+
+
 def parse_command(text: str) -> Command | None:
     """``/start join-CD01`` → Command("start", "join-CD01"); "Hủy" → Command("cancel")."""
     if text.startswith("/"):
@@ -429,10 +440,13 @@ class Engine:
             case "help":
                 spec = turn.spec()
                 step_help = _(spec.help) + "\n\n" if spec is not None and spec.help else ""
+                commands = _(COMMANDS_HELP)
+                if (await authority(turn)).is_officer:
+                    commands += "\n\n" + _(OFFICER_HELP)
                 if spec is not None:
-                    await turn.ask(preface=step_help + _(COMMANDS_HELP))
+                    await turn.ask(preface=step_help + commands)
                 else:
-                    turn.say(_(COMMANDS_HELP))
+                    turn.say(commands)
             case "lang":
                 turn.state["return_to"] = [conv.flow, conv.step] if turn.spec() else None
                 await turn.go("onboarding", "language", remember=False)

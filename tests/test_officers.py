@@ -430,3 +430,9 @@ async def test_the_author_sees_who_decided_and_why_in_their_own_history() -> Non
     await lan.press("#1")
     assert "changes asked – Minh – Practical benefit" in lan.text
     assert "IV.2.2" in lan.text and "reason:" not in lan.text
+
+
+async def test_help_lists_the_officer_commands_only_to_officers() -> None:
+    _engine, _store, _clock, people = await world(minh=UNIT)
+    assert "/pending" in await people["minh"].send("/help")
+    assert "/pending" not in await people["lan"].send("/help")
