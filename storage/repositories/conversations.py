@@ -1,0 +1,227 @@
+"""People and their accounts: where a conversation stands, per person, across messengers.
+
+One row per person carries the turn's state under a version number, so two turns racing for
+the same person cannot overwrite each other; accounts (identities) and link codes let one
+person reach the bot from more than one messenger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from conversations.ports import ConcurrentUpdate, Conversation, Person
+from storage.models import identities, link_codes, people
+from storage.repositories._common import _new_id
+
+_LOAD_CONVERSATION = (
+    select(
+        people.c.id,
+        people.c.display_name,
+        people.c.locale,
+        people.c.unit_code,
+        people.c.flow,
+        people.c.step,
+        people.c.state,
+        people.c.options,
+        people.c.version,
+        identities.c.unreachable_since,
+    )
+    .select_from(identities.join(people, people.c.id == identities.c.person_id))
+    .where(
+        identities.c.channel == bindparam("channel"),
+        identities.c.external_id == bindparam("external_id"),
+    )
+)
+_SET_UNREACHABLE = (
+    update(identities)
+    .where(
+        identities.c.channel == bindparam("b_channel"),
+        identities.c.external_id == bindparam("b_external_id"),
+    )
+    .values(unreachable_since=bindparam("since"))
+)
+_INSERT_PERSON = insert(people)
+_INSERT_IDENTITY = insert(identities)
+# Parameters named like columns become the SET clause; the others feed the WHERE clause.
+_UPDATE_PERSON = update(people).where(
+    people.c.id == bindparam("b_id"), people.c.version == bindparam("b_version")
+)
+
+_FIND_PERSON = select(identities.c.person_id).where(
+    identities.c.channel == bindparam("b_channel"),
+    identities.c.external_id == bindparam("b_external_id"),
+)
+_ADD_LINK_CODE = insert(link_codes)
+_TAKE_LINK_CODE = (
+    update(link_codes)
+    .where(
+        link_codes.c.code == bindparam("b_code"),
+        link_codes.c.used_at.is_(None),
+        link_codes.c.expires_at > bindparam("b_at"),
+    )
+    .values(used_at=bindparam("used_at"))
+    .returning(link_codes.c.person_id)
+)
+_MOVE_IDENTITY = (
+    update(identities)
+    .where(
+        identities.c.channel == bindparam("b_channel"),
+        identities.c.external_id == bindparam("b_external_id"),
+    )
+    .values(person_id=bindparam("person_id"), unreachable_since=None)
+)
+_GET_PERSON = select(
+    people.c.id, people.c.display_name, people.c.locale, people.c.unit_code
+).where(people.c.id == bindparam("b_id"))
+
+
+class SqlConversationRepository:
+    """``ConversationRepository`` over one connection of the unit of work."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def load(self, channel: str, user_id: str) -> Conversation | None:
+        result = await self._connection.execute(
+            _LOAD_CONVERSATION, {"channel": channel, "external_id": user_id}
+        )
+        row = result.first()
+        if row is None:
+            return None
+        return Conversation(
+            channel=channel,
+            user_id=user_id,
+            person_id=row.id,
+            display_name=row.display_name,
+            locale=row.locale,
+            unit_code=row.unit_code,
+            flow=row.flow,
+            step=row.step,
+            state=row.state,
+            options=row.options,
+            version=row.version,
+            unreachable_since=row.unreachable_since,
+        )
+
+    async def save(self, conversation: Conversation, at: datetime) -> None:
+        values: dict[str, Any] = {
+            "display_name": conversation.display_name,
+            "locale": conversation.locale,
+            "unit_code": conversation.unit_code,
+            "flow": conversation.flow,
+            "step": conversation.step,
+            "state": conversation.state,
+            "options": conversation.options,
+            "updated_at": at,
+        }
+        if conversation.person_id is None:
+            result = await self._connection.execute(
+                _INSERT_PERSON, {**values, "version": 1, "created_at": at}
+            )
+            person_id: int = _new_id(result.inserted_primary_key)
+            await self._connection.execute(
+                _INSERT_IDENTITY,
+                {
+                    "channel": conversation.channel,
+                    "external_id": conversation.user_id,
+                    "person_id": person_id,
+                    "created_at": at,
+                },
+            )
+            conversation.person_id = person_id
+            conversation.version = 1
+            return
+        result = await self._connection.execute(
+            _UPDATE_PERSON,
+            {
+                **values,
+                "version": conversation.version + 1,
+                "b_id": conversation.person_id,
+                "b_version": conversation.version,
+            },
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(
+                f"person {conversation.person_id} is no longer at version {conversation.version}"
+            )
+        conversation.version += 1
+
+    async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
+        await self._connection.execute(
+            _SET_UNREACHABLE, {"b_channel": channel, "b_external_id": user_id, "since": since}
+        )
+
+    async def ensure_person(self, channel: str, user_id: str, at: datetime) -> int:
+        found = await self._connection.execute(
+            _FIND_PERSON, {"b_channel": channel, "b_external_id": user_id}
+        )
+        person_id = found.scalar_one_or_none()
+        if person_id is not None:
+            return int(person_id)
+        # A person not yet onboarded: what ``save`` writes for a new Conversation.
+        result = await self._connection.execute(
+            _INSERT_PERSON,
+            {
+                "display_name": "",
+                "locale": None,
+                "unit_code": None,
+                "flow": None,
+                "step": None,
+                "state": {},
+                "options": [],
+                "version": 1,
+                "created_at": at,
+                "updated_at": at,
+            },
+        )
+        new_id = _new_id(result.inserted_primary_key)
+        await self._connection.execute(
+            _INSERT_IDENTITY,
+            {"channel": channel, "external_id": user_id, "person_id": new_id, "created_at": at},
+        )
+        return new_id
+
+    async def add_link_code(
+        self, code: str, person_id: int, at: datetime, expires_at: datetime
+    ) -> None:
+        await self._connection.execute(
+            _ADD_LINK_CODE,
+            {"code": code, "person_id": person_id, "created_at": at, "expires_at": expires_at},
+        )
+
+    async def take_link_code(self, code: str, at: datetime) -> int | None:
+        result = await self._connection.execute(
+            _TAKE_LINK_CODE, {"b_code": code, "b_at": at, "used_at": at}
+        )
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
+
+    async def link_identity(
+        self, channel: str, user_id: str, person_id: int, at: datetime
+    ) -> None:
+        moved = await self._connection.execute(
+            _MOVE_IDENTITY,
+            {"b_channel": channel, "b_external_id": user_id, "person_id": person_id},
+        )
+        if moved.rowcount == 0:
+            await self._connection.execute(
+                _INSERT_IDENTITY,
+                {
+                    "channel": channel,
+                    "external_id": user_id,
+                    "person_id": person_id,
+                    "created_at": at,
+                },
+            )
+
+    async def person(self, person_id: int) -> Person | None:
+        row = (await self._connection.execute(_GET_PERSON, {"b_id": person_id})).first()
+        if row is None:
+            return None
+        return Person(
+            id=row.id, display_name=row.display_name, locale=row.locale, unit_code=row.unit_code
+        )
