@@ -1,72 +1,187 @@
-"""Conversation steps per second through the engine on a real SQLite file (one process).
+"""``make bench``: the conversation through the real Telegram stack, side by side with a bare
+python-telegram-bot echo application on the same updates, on a SQLite file.
 
-Scripted people walk the whole submission flow: every step is one transaction, committed
-before its reply is returned. Prints a table and writes ``bench/results.json``.
-The Telegram-stack comparison of the performance issue builds on this once the adapter exists.
+Every step is a real turn: ``Application.process_update`` → the adapter → the engine (one
+transaction, committed before the reply is sent) → ``sendMessage`` through an in-process
+request object that answers like the Bot API (tests/telegram_offline.py). Prints one table and
+writes ``bench/results.json``. Figures vary from run to run; the ratio to the echo application
+measured in the same run holds better.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
+import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
 from bot.app import build_app
 from bot.config import Settings
-from conversations.messages import Event
+from tests.telegram_offline import OfflineBotApi, message_update, offline_application
 from tests.test_conversation import TO_REVIEW
 
-PEOPLE = 40
-SCRIPT = ["/start", "1", "CD-BB-01", *TO_REVIEW, "1"]
+NOW = "2022-05-20T09:00"
+SCRIPT = ["/start join-CD-BB-01", "1", *TO_REVIEW, "1"]  # to a submitted initiative
+SEQUENTIAL_PEOPLE = 40
+CONCURRENT_PEOPLE = 200
+OPEN_CONVERSATIONS = 100_000
+ROOT = Path(__file__).resolve().parent.parent
 
 
-async def _walk(engine, user: str, latencies: list[float]) -> None:  # type: ignore[no-untyped-def]
-    for text in SCRIPT:
-        event = Event(channel="bench", user_id=user, chat_id=user, text=text)
+def updates_for(user_id: int) -> list[dict[str, Any]]:
+    return [message_update(text, user_id=user_id) for text in SCRIPT]
+
+
+async def _walk(app: Application, updates: list[dict[str, Any]], latencies: list[float]) -> None:  # type: ignore[type-arg]
+    for data in updates:
+        update = Update.de_json(data, app.bot)
         started = time.perf_counter()
-        await engine.handle(event)
+        await app.process_update(update)
         latencies.append(time.perf_counter() - started)
 
 
-async def main() -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings.load(env={"DATABASE_URL": f"{folder}/bench.db"})
-        started = time.perf_counter()
-        app = await build_app(settings, now="2022-05-20T09:00", load_sample=True)
-        startup = time.perf_counter() - started
-        try:
-            sequential: list[float] = []
-            t0 = time.perf_counter()
-            for n in range(PEOPLE):
-                await _walk(app.engine, f"seq{n}", sequential)
-            seq_rate = len(sequential) / (time.perf_counter() - t0)
+async def echo_application() -> Application:  # type: ignore[type-arg]
+    api = OfflineBotApi()
+    app = ApplicationBuilder().token("777:ECHO").request(api).get_updates_request(api).build()
 
-            concurrent: list[float] = []
-            t0 = time.perf_counter()
-            await asyncio.gather(
-                *(_walk(app.engine, f"con{n}", concurrent) for n in range(PEOPLE))
-            )
-            con_rate = len(concurrent) / (time.perf_counter() - t0)
-        finally:
-            await app.close()
-    quantiles = statistics.quantiles(sequential, n=100)
+    async def echo(update: Update, _context: Any) -> None:
+        assert update.message is not None
+        await update.message.reply_text(update.message.text or "")
+
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    await app.initialize()
+    return app
+
+
+async def measure(folder: Path) -> dict[str, float]:
+    settings = Settings.load(env={"DATABASE_URL": str(folder / "bench.db")})
+    built = await build_app(settings, now=NOW, load_sample=True)
+    bot, _api = await offline_application(built.engine, rate_limited=False)
+    echo = await echo_application()
+    try:
+        people = [updates_for(10_000 + n) for n in range(SEQUENTIAL_PEOPLE)]
+        echo_latencies: list[float] = []
+        started = time.perf_counter()
+        for updates in people:
+            await _walk(echo, updates, echo_latencies)
+        echo_rate = len(echo_latencies) / (time.perf_counter() - started)
+
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for updates in people:
+            await _walk(bot, updates, latencies)
+        rate = len(latencies) / (time.perf_counter() - started)
+
+        crowd = [updates_for(50_000 + n) for n in range(CONCURRENT_PEOPLE)]
+        concurrent: list[float] = []
+        started = time.perf_counter()
+        await asyncio.gather(*(_walk(bot, updates, concurrent) for updates in crowd))
+        concurrent_rate = len(concurrent) / (time.perf_counter() - started)
+    finally:
+        await bot.shutdown()
+        await echo.shutdown()
+        await built.close()
+    cuts = statistics.quantiles(latencies, n=100)
     return {
-        "steps_per_s": round(seq_rate, 1),
-        "p50_ms": round(statistics.median(sequential) * 1000, 2),
-        "p99_ms": round(quantiles[98] * 1000, 2),
-        "concurrent_steps_per_s": round(con_rate, 1),
-        "concurrent_people": PEOPLE,
-        "startup_s": round(startup, 3),
+        "steps_per_s": round(rate, 1),
+        "echo_updates_per_s": round(echo_rate, 1),
+        "ratio": round(rate / echo_rate, 3),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+        "concurrent_steps_per_s": round(concurrent_rate, 1),
+        "concurrent_people": CONCURRENT_PEOPLE,
         "steps_per_person": len(SCRIPT),
     }
 
 
-if __name__ == "__main__":
-    results = asyncio.run(main())
+def open_conversations(db: Path, count: int) -> None:
+    """``count`` people stopped in the middle of a submission, written straight to the file."""
+    with sqlite3.connect(db) as conn:
+        now = "2022-05-20 02:00:00.000000"
+        state = json.dumps({"draft": {"title": "Gá kẹp phôi tiện nhanh", "kind": "technical"}})
+        options = json.dumps([["product", "Sản phẩm"], ["process", "Quy trình"]])
+        conn.executemany(
+            "INSERT INTO people (id, display_name, locale, unit_code, flow, step, state, "
+            "options, version, created_at, updated_at) VALUES (?, ?, 'vi', 'CD-BB-01', "
+            "'submission', 'sub_kind', ?, ?, 1, ?, ?)",
+            ((100_000 + n, f"Công nhân {n}", state, options, now, now) for n in range(count)),
+        )
+        conn.executemany(
+            "INSERT INTO identities (channel, external_id, person_id, created_at) "
+            "VALUES ('telegram', ?, ?, ?)",
+            ((str(100_000 + n), 100_000 + n, now) for n in range(count)),
+        )
+
+
+async def memory_with_open_conversations(folder: Path) -> float:
+    """Resident memory of a bot serving ``OPEN_CONVERSATIONS`` people mid-flow."""
+    settings = Settings.load(env={"DATABASE_URL": str(folder / "open.db")})
+    built = await build_app(settings, now=NOW, load_sample=True)
+    await built.close()
+    open_conversations(folder / "open.db", OPEN_CONVERSATIONS)
+    built = await build_app(settings, now=NOW)
+    bot, _api = await offline_application(built.engine, rate_limited=False)
+    try:
+        for n in range(0, OPEN_CONVERSATIONS, OPEN_CONVERSATIONS // 500):
+            data = message_update("1", user_id=100_000 + n)
+            await bot.process_update(Update.de_json(data, bot.bot))
+    finally:
+        await bot.shutdown()
+        await built.close()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def startup_seconds(folder: Path) -> float:
+    """From starting a process to its first answered update (database already created)."""
+    code = (
+        "import asyncio, time\n"
+        "from telegram import Update\n"
+        "from bot.app import build_app\n"
+        "from bot.config import Settings\n"
+        "from tests.telegram_offline import message_update, offline_application\n"
+        "async def main():\n"
+        f"    app = await build_app(Settings.load(env={{'DATABASE_URL': {str(folder / 'bench.db')!r}}}), now={NOW!r})\n"  # noqa: E501
+        "    bot, api = await offline_application(app.engine)\n"
+        "    await bot.process_update(Update.de_json(message_update('/start', user_id=1), bot.bot))\n"  # noqa: E501
+        "    assert api.sent()\n"
+        "    print('answered', flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        results: dict[str, float] = asyncio.run(measure(folder))
+        results["startup_s"] = round(startup_seconds(folder), 3)
+        results["rss_mb_100k_conversations"] = round(
+            asyncio.run(memory_with_open_conversations(folder)), 1
+        )
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")
     Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

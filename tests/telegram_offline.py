@@ -110,16 +110,16 @@ class OfflineBotApi(BaseRequest):
         self.calls.clear()
 
 
-async def offline_application(engine: Engine) -> tuple[Application, OfflineBotApi]:  # type: ignore[type-arg]
+async def offline_application(
+    engine: Engine, *, rate_limited: bool = True
+) -> tuple[Application, OfflineBotApi]:  # type: ignore[type-arg]
+    """The real Application and adapter on the in-process Bot API; ``rate_limited=False``
+    leaves out Telegram's 30 messages/s limiter (benchmarks measure the bot, not the limit)."""
     api = OfflineBotApi()
-    application = (
-        ApplicationBuilder()
-        .token("777:OFFLINE")
-        .request(api)
-        .get_updates_request(api)
-        .rate_limiter(AIORateLimiter(max_retries=2))
-        .build()
-    )
+    builder = ApplicationBuilder().token("777:OFFLINE").request(api).get_updates_request(api)
+    if rate_limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    application = builder.build()
     adapter = TelegramAdapter(engine)
     adapter.install(application)
     application.bot_data["adapter"] = adapter
