@@ -289,7 +289,7 @@ async def test_the_command_menu_is_set_in_vietnamese_and_english() -> None:
     assert set(calls) == {"vi", "en", None}
     english = {c["command"]: c["description"] for c in calls["en"]["commands"]}
     vietnamese = {c["command"]: c["description"] for c in calls["vi"]["commands"]}
-    assert set(english) == {"start", "new", "status", "help", "lang", "cancel"}
+    assert set(english) == {"start", "new", "status", "help", "lang", "link", "cancel"}
     assert english["new"] == "Write a new initiative"
     assert vietnamese["new"] != english["new"]
     assert calls[None]["commands"] == calls["vi"]["commands"]

@@ -184,7 +184,11 @@ def test_the_command_menu_is_there_in_both_languages(
     emulator.wait_for(lambda: len(emulator.calls_to("setMyCommands")) >= 3, timeout=10)
     english = {c["command"]: c["description"] for c in emulator.commands(language_code="en")}
     vietnamese = {c["command"]: c["description"] for c in emulator.commands(language_code="vi")}
-    assert set(english) == set(vietnamese) == {"start", "new", "status", "help", "lang", "cancel"}
+    assert (
+        set(english)
+        == set(vietnamese)
+        == {"start", "new", "status", "help", "lang", "link", "cancel"}
+    )
     assert english["new"] == "Write a new initiative"
     assert vietnamese["new"] == "Đăng ký sáng kiến mới"
 

@@ -58,6 +58,7 @@ MENU_COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", N_("Your initiatives and where they stand")),
     ("help", N_("What you can do here")),
     ("lang", N_("Change language")),
+    ("link", N_("Continue on another messenger (Zalo)")),
     ("cancel", N_("Stop what you are doing")),
 )
 
