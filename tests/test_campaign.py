@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,9 +20,9 @@ from conversations.campaign import (
 from conversations.eligibility import RULES
 from conversations.i18n import LOCALES, using_locale
 from conversations.record import KindCode
+from tests.campaign_files import assert_rejected, write_campaign, write_variant
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-DEFAULT_TOML = resources.files("conversations").joinpath("campaigns/default.toml").read_text()
 
 
 def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
@@ -33,13 +32,6 @@ def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0
 @pytest.fixture(scope="module")
 def campaign() -> Campaign:
     return load_campaign()
-
-
-def write_variant(tmp_path: Path, old: str, new: str) -> Path:
-    assert old in DEFAULT_TOML, old
-    path = tmp_path / "campaign.toml"
-    path.write_text(DEFAULT_TOML.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def every_text(campaign: Campaign) -> Iterator[tuple[str, LocalText]]:
@@ -267,95 +259,84 @@ def test_local_text_follows_the_current_locale() -> None:
 # --- the loader refuses unusable files ----------------------------------------------------
 
 
-def test_rejects_campaign_missing_an_english_text(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, ', en = "Phase 1 – Workers\' Month 2022"', "")
-    with pytest.raises(CampaignError, match=r'phases\[0\]\.name: missing the "en" text'):
-        load_campaign(path)
-
-
-def test_rejects_campaign_missing_a_vietnamese_example(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path,
-        '{ vi = "Quy trình ủ phân vi sinh từ rơm rạ cho hợp tác xã.", ',
-        "{ ",
-    )
-    with pytest.raises(CampaignError, match=r'kinds\[0\]\.examples\[1\]: missing the "vi" text'):
-        load_campaign(path)
-
-
-def test_rejects_campaign_missing_a_section_translation(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path, ', en = "Initiatives that cannot take part"', ', fr = "Exclues"'
-    )
-    with pytest.raises(CampaignError, match=r'sections\.IV\.3: missing the "en" text'):
-        load_campaign(path)
-
-
-def test_rejects_plain_string_where_localised_text_is_needed(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path,
-        'name = { vi = "Sản phẩm", en = "Product" }',
-        'name = "Sản phẩm"',
-    )
-    with pytest.raises(CampaignError, match=r"kinds\[0\]\.sub_kinds\[0\]\.name: must be a table"):
-        load_campaign(path)
-
-
-def test_rejects_unknown_keys(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, "review_days = 5", "review_days = 5\nreveiw_days = 6")
-    with pytest.raises(CampaignError, match=r"rules\.reveiw_days: unknown key"):
-        load_campaign(path)
-
-
-def test_rejects_window_without_offset(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path, "opens = 2022-06-01T07:00:00+07:00", "opens = 2022-06-01T07:00:00"
-    )
-    with pytest.raises(CampaignError, match=r"phases\[1\]\.opens: must be a date-time with"):
-        load_campaign(path)
-
-
-def test_rejects_overlapping_phases(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path, "opens = 2022-06-01T07:00:00+07:00", "opens = 2022-05-01T07:00:00+07:00"
-    )
-    with pytest.raises(CampaignError, match=r"phases\[1\]\.opens"):
-        load_campaign(path)
-
-
-def test_rejects_window_closing_before_it_opens(tmp_path: Path) -> None:
-    path = write_variant(
-        tmp_path, "closes = 2022-06-01T00:00:00+07:00", "closes = 2022-01-01T00:00:00+07:00"
-    )
-    with pytest.raises(CampaignError, match=r"phases\[0\]\.closes: must be after opens"):
-        load_campaign(path)
-
-
-def test_rejects_kind_the_record_cannot_hold(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, 'code = "covid"', 'code = "corona"')
-    with pytest.raises(CampaignError, match=r"kinds\[5\]\.code: must be one of"):
-        load_campaign(path)
-
-
-def test_rejects_unknown_time_zone(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, '"Asia/Ho_Chi_Minh"', '"Asia/Saigon_City"')
-    with pytest.raises(CampaignError, match="timezone: unknown time zone"):
-        load_campaign(path)
-
-
-def test_rejects_missing_table(tmp_path: Path) -> None:
-    path = write_variant(tmp_path, "[targets]\ntotal = 700\nper_grassroots_unit = 1\n", "")
-    with pytest.raises(CampaignError, match="targets: missing"):
-        load_campaign(path)
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        pytest.param(
+            ', en = "Phase 1 – Workers\' Month 2022"',
+            "",
+            r'phases\[0\]\.name: missing the "en" text',
+            id="missing_an_english_text",
+        ),
+        pytest.param(
+            '{ vi = "Quy trình ủ phân vi sinh từ rơm rạ cho hợp tác xã.", ',
+            "{ ",
+            r'kinds\[0\]\.examples\[1\]: missing the "vi" text',
+            id="missing_a_vietnamese_example",
+        ),
+        pytest.param(
+            ', en = "Initiatives that cannot take part"',
+            ', fr = "Exclues"',
+            r'sections\.IV\.3: missing the "en" text',
+            id="missing_a_section_translation",
+        ),
+        pytest.param(
+            'name = { vi = "Sản phẩm", en = "Product" }',
+            'name = "Sản phẩm"',
+            r"kinds\[0\]\.sub_kinds\[0\]\.name: must be a table",
+            id="plain_string_where_localised_text_is_needed",
+        ),
+        pytest.param(
+            "review_days = 5",
+            "review_days = 5\nreveiw_days = 6",
+            r"rules\.reveiw_days: unknown key",
+            id="unknown_keys",
+        ),
+        pytest.param(
+            "opens = 2022-06-01T07:00:00+07:00",
+            "opens = 2022-06-01T07:00:00",
+            r"phases\[1\]\.opens: must be a date-time with",
+            id="window_without_offset",
+        ),
+        pytest.param(
+            "opens = 2022-06-01T07:00:00+07:00",
+            "opens = 2022-05-01T07:00:00+07:00",
+            r"phases\[1\]\.opens",
+            id="overlapping_phases",
+        ),
+        pytest.param(
+            "closes = 2022-06-01T00:00:00+07:00",
+            "closes = 2022-01-01T00:00:00+07:00",
+            r"phases\[0\]\.closes: must be after opens",
+            id="window_closing_before_it_opens",
+        ),
+        pytest.param(
+            'code = "covid"',
+            'code = "corona"',
+            r"kinds\[5\]\.code: must be one of",
+            id="kind_the_record_cannot_hold",
+        ),
+        pytest.param(
+            '"Asia/Ho_Chi_Minh"',
+            '"Asia/Saigon_City"',
+            "timezone: unknown time zone",
+            id="unknown_time_zone",
+        ),
+        pytest.param(
+            "[targets]\ntotal = 700\nper_grassroots_unit = 1\n",
+            "",
+            "targets: missing",
+            id="missing_table",
+        ),
+    ],
+)
+def test_rejects_unusable_campaign(tmp_path: Path, old: str, new: str, match: str) -> None:
+    assert_rejected(write_variant(tmp_path, old, new), match)
 
 
 def test_rejects_invalid_toml_and_missing_files(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.toml"
-    broken.write_text("id = \n", encoding="utf-8")
-    with pytest.raises(CampaignError, match="not valid TOML"):
-        load_campaign(broken)
-    with pytest.raises(CampaignError, match="cannot read"):
-        load_campaign(tmp_path / "absent.toml")
+    assert_rejected(write_campaign(tmp_path, "id = \n", name="broken.toml"), "not valid TOML")
+    assert_rejected(tmp_path / "absent.toml", "cannot read")
 
 
 def test_campaign_error_is_a_value_error() -> None:

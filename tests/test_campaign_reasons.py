@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
-from conversations.campaign import (
-    REASON_DECISIONS,
-    Campaign,
-    CampaignError,
-    Reason,
-    load_campaign,
-)
+from conversations.campaign import REASON_DECISIONS, Campaign, Reason, load_campaign
 from conversations.i18n import LOCALES
+from tests.campaign_files import (
+    assert_rejected,
+    default_without_reasons,
+    write_campaign,
+    write_variant,
+)
 
-DEFAULT_TOML = resources.files("conversations").joinpath("campaigns/default.toml").read_text()
 PLAN_SECTIONS_WITH_CONDITIONS = {"IV.2.1", "IV.2.2", "IV.2.3", "IV.2.4", "IV.3"}
 
 
 @pytest.fixture(scope="module")
 def campaign() -> Campaign:
     return load_campaign()
-
-
-def write_variant(tmp_path: Path, old: str, new: str) -> Path:
-    assert old in DEFAULT_TOML, old
-    path = tmp_path / "campaign.toml"
-    path.write_text(DEFAULT_TOML.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 def codes(reasons: list[Reason] | tuple[Reason, ...]) -> list[str]:
@@ -128,9 +119,7 @@ def test_reason_by_code(campaign: Campaign) -> None:
 
 
 def test_campaign_without_reasons_loads(tmp_path: Path) -> None:
-    path = tmp_path / "campaign.toml"
-    path.write_text(DEFAULT_TOML[: DEFAULT_TOML.index("[[reasons]]")], encoding="utf-8")
-    campaign = load_campaign(path)
+    campaign = load_campaign(write_campaign(tmp_path, default_without_reasons()))
     assert campaign.reasons == ()
     assert campaign.reasons_for("reject") == []
     assert campaign.reason("duplicate") is None
@@ -138,20 +127,17 @@ def test_campaign_without_reasons_loads(tmp_path: Path) -> None:
 
 def test_rejects_duplicate_reason_code(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'code = "not_new"', 'code = "not_recognised"')
-    with pytest.raises(CampaignError, match=r"reasons\[1\]\.code: 'not_recognised' is used"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[1\]\.code: 'not_recognised' is used")
 
 
 def test_rejects_reason_missing_an_english_text(tmp_path: Path) -> None:
     path = write_variant(tmp_path, ', en = "Duplicate of an initiative already submitted"', "")
-    with pytest.raises(CampaignError, match=r'reasons\[2\]\.text: missing the "en" text'):
-        load_campaign(path)
+    assert_rejected(path, r'reasons\[2\]\.text: missing the "en" text')
 
 
 def test_rejects_reason_with_blank_vietnamese_text(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'vi = "Trùng với sáng kiến đã gửi trước đó"', 'vi = "  "')
-    with pytest.raises(CampaignError, match=r"reasons\[2\]\.text\.vi: must be non-empty text"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[2\]\.text\.vi: must be non-empty text")
 
 
 @pytest.mark.parametrize(
@@ -160,43 +146,34 @@ def test_rejects_reason_with_blank_vietnamese_text(tmp_path: Path) -> None:
 )
 def test_rejects_bad_decisions(tmp_path: Path, value: str) -> None:
     path = write_variant(tmp_path, 'for = ["reject"]', f"for = {value}")
-    with pytest.raises(CampaignError, match=r"reasons\[2\]\.for: "):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[2\]\.for: ")
 
 
 def test_rejects_reason_without_decisions(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'for = ["reject"]\n', "")
-    with pytest.raises(CampaignError, match=r"reasons\[2\]\.for: missing"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[2\]\.for: missing")
 
 
 def test_rejects_reason_citing_a_section_without_a_title(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'section = "IV.2.4"', 'section = "IV.9"')
-    with pytest.raises(CampaignError, match=r"reasons\[5\]\.section: 'IV\.9' has no title"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[5\]\.section: 'IV\.9' has no title")
 
 
 def test_rejects_reason_with_empty_section(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'section = "IV.2.4"', 'section = ""')
-    with pytest.raises(CampaignError, match=r"reasons\[5\]\.section: must be non-empty text"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[5\]\.section: must be non-empty text")
 
 
 def test_rejects_reason_code_unfit_for_a_button(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'code = "public_order"', 'code = "Public order"')
-    with pytest.raises(CampaignError, match=r"reasons\[8\]\.code: must be 1-32 lower-case"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[8\]\.code: must be 1-32 lower-case")
 
 
 def test_rejects_unknown_key_in_a_reason(tmp_path: Path) -> None:
     path = write_variant(tmp_path, 'code = "ip_protected"', 'code = "ip_protected"\nsevere = true')
-    with pytest.raises(CampaignError, match=r"reasons\[7\]\.severe: unknown key"):
-        load_campaign(path)
+    assert_rejected(path, r"reasons\[7\]\.severe: unknown key")
 
 
 def test_rejects_reasons_that_are_not_tables(tmp_path: Path) -> None:
-    path = tmp_path / "campaign.toml"
-    without = DEFAULT_TOML[: DEFAULT_TOML.index("[[reasons]]")]
-    path.write_text(f'reasons = ["duplicate"]\n{without}', encoding="utf-8")
-    with pytest.raises(CampaignError, match=r"reasons\[0\]: must be a table"):
-        load_campaign(path)
+    path = write_campaign(tmp_path, f'reasons = ["duplicate"]\n{default_without_reasons()}')
+    assert_rejected(path, r"reasons\[0\]: must be a table")
