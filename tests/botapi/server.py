@@ -43,19 +43,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import http.server
 import itertools
 import json
 import mimetypes
 import re
-import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.loopback import Fault, LoopbackEmulator, LoopbackHandler, Response
 
 __all__ = ["ApiError", "BotApiEmulator", "Upload", "parse_html"]
 
@@ -731,23 +729,6 @@ class _File:
     sizes: list[str] = field(default_factory=list)  # photo: the file ids of every size
 
 
-@dataclass
-class _Fault:
-    kind: str  # "error" | "disconnect" | "delay"
-    status: int = 0
-    description: str = ""
-    parameters: dict[str, Any] | None = None
-    seconds: float = 0.0
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    disconnect: bool = False
-
-
 class _Ok:
     """A successful answer that carries a ``description`` too, like deleteWebhook's."""
 
@@ -760,92 +741,20 @@ class _Ok:
 # HTTP plumbing
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, emulator: BotApiEmulator) -> None:
-        self.emulator = emulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "nginx/1.18.0"
-    sys_version = ""
-    timeout = 120
-    server: _Server
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle's algorithm meets the
-        # client's delayed ACK and every answer takes 40 ms more.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except (OSError, ValueError):
-            self.close_connection = True
-            return
-        response = self.server.emulator._handle_http(
+    def respond(self, body: bytes) -> Response:
+        return self.server.emulator._handle_http(
             self.command, self.path, self.headers.get("Content-Type"), body
         )
-        if response.disconnect:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-            self.wfile.flush()
-        except OSError:  # the client went away (e.g. a cancelled long poll)
-            self.close_connection = True
 
 
 # --------------------------------------------------------------------------------------------
 # The emulator
 
 
-class BotApiEmulator:
+class BotApiEmulator(LoopbackEmulator):
     """A Telegram Bot API server on ``127.0.0.1`` with a test API to act as users and observe.
 
     Test API (all thread-safe):
@@ -862,6 +771,11 @@ class BotApiEmulator:
     - wait: :meth:`wait_for`, :meth:`wait_for_message`, :meth:`wait_idle` and their
       ``*_async`` twins.
     """
+
+    _name = "BotApiEmulator"
+    _handler = _Handler
+    _api_error = ApiError
+    _crash_description = "Internal Server Error: emulator crashed: {!r}"
 
     def __init__(
         self,
@@ -883,12 +797,7 @@ class BotApiEmulator:
         self.bot_first_name = bot_first_name
         self.privacy_mode = privacy_mode
         self._clock = clock
-
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._stopping = False
+        super().__init__()
 
         self._users: dict[int, dict[str, Any]] = {}
         self._chats: dict[int, _Chat] = {}
@@ -897,8 +806,6 @@ class BotApiEmulator:
         self._allowed_updates: frozenset[str] = _DEFAULT_UPDATE_TYPES
         self._poll_generation = 0
         self._webhook: dict[str, Any] | None = None
-        self._calls: list[tuple[str, dict[str, Any]]] = []
-        self._faults: dict[str, list[_Fault]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._answered: list[dict[str, Any]] = []
         self._callback_ids = itertools.count(1)
@@ -908,10 +815,6 @@ class BotApiEmulator:
         self._files: dict[str, _File] = {}
         self._file_paths: dict[str, str] = {}
         self._file_seq = itertools.count(1)
-        self._in_flight = 0
-        self._last_activity = time.monotonic()
-        self.errors: list[BaseException] = []
-        """Exceptions raised inside the emulator (answered as 500): a bug here, not in the bot."""
 
         self._methods: dict[str, tuple[str, Callable[..., Any]]] = {}
         for attribute in dir(self):
@@ -920,57 +823,6 @@ class BotApiEmulator:
                 self._methods[name.lower()] = (name, getattr(self, attribute))
 
     # ---------------------------------------------------------------- lifecycle
-
-    def start(self) -> Self:
-        """Bind ``127.0.0.1`` on a free port and serve in a daemon thread."""
-        if self._server is not None:
-            return self
-        self._stopping = False
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"BotApiEmulator:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving: long polls return, open connections are closed."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        with self._lock:
-            self._stopping = True
-            self._cond.notify_all()
-        server.shutdown()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -1023,22 +875,11 @@ class BotApiEmulator:
                 description = f"Too Many Requests: retry after {retry_after}"
             else:
                 description = _HTTP_PHRASES.get(status, "Error")
-        fault = _Fault("error", status=status, description=description, parameters=params or None)
+        fault = Fault("error", error=ApiError(status, description, params or None))
         self._add_fault(method, fault, times)
 
-    def disconnect_next(self, method: str, *, times: int = 1) -> None:
-        """Drop the connection without answering the next ``times`` calls of ``method``."""
-        self._add_fault(method, _Fault("disconnect"), times)
-
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` only after ``seconds``."""
-        self._add_fault(method, _Fault("delay", seconds=seconds), times)
-
-    def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
-        with self._lock:
-            self._faults.setdefault(method.lower(), []).extend(
-                copy.copy(fault) for _ in range(times)
-            )
+    def _fault_key(self, method: str) -> str:
+        return method.lower()  # method names are case-insensitive
 
     def block(self, user_id: int) -> dict[str, Any]:
         """The user blocks the bot: sends, edits and chat actions to them get 403 from now on.
@@ -1373,22 +1214,6 @@ class BotApiEmulator:
 
     # ---------------------------------------------------------------- waiting
 
-    def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 10, *, message: str = ""
-    ) -> None:
-        """Block until ``predicate()`` is true (re-checked on every change, at least every 50 ms).
-
-        Raises :class:`TimeoutError` listing the recent calls. Do not call this from the event
-        loop the bot runs on: use :meth:`wait_for_async` there.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(self._diagnose(message or "condition not met", timeout))
-                self._cond.wait(min(remaining, 0.05))
-
     def wait_for_message(
         self, chat_id: int, contains: str, timeout: float = 10, *, after: int | None = None
     ) -> dict[str, Any]:
@@ -1413,21 +1238,7 @@ class BotApiEmulator:
 
     def wait_idle(self, quiet: float = 0.3, timeout: float = 10) -> None:
         """Wait until the bot took every update and made no call (but getUpdates) for ``quiet``."""
-
-        def idle() -> bool:
-            return (
-                not self._updates
-                and self._in_flight == 0
-                and time.monotonic() - self._last_activity >= quiet
-            )
-
-        self.wait_for(idle, timeout, message=f"the bot did not go quiet for {quiet}s")
-
-    async def wait_for_async(
-        self, predicate: Callable[[], bool], timeout: float = 10, *, message: str = ""
-    ) -> None:
-        """:meth:`wait_for` without blocking the event loop (the predicate runs in a thread)."""
-        await asyncio.to_thread(self.wait_for, predicate, timeout, message=message)
+        self._wait_quiet(lambda: not self._updates and self._in_flight == 0, quiet, timeout)
 
     async def wait_for_message_async(
         self, chat_id: int, contains: str, timeout: float = 10, *, after: int | None = None
@@ -1437,30 +1248,15 @@ class BotApiEmulator:
             self.wait_for_message, chat_id, contains, timeout, after=after
         )
 
-    async def wait_idle_async(self, quiet: float = 0.3, timeout: float = 10) -> None:
-        """:meth:`wait_idle` without blocking the event loop."""
-        await asyncio.to_thread(self.wait_idle, quiet, timeout)
-
-    def _diagnose(self, what: str, timeout: float) -> str:
-        with self._lock:
-            recent = self._calls[-15:]
-            lines = [f"{what} within {timeout}s; last {len(recent)} of {len(self._calls)} calls:"]
-            for method, params in recent:
-                shown = json.dumps(params, ensure_ascii=False, default=str)
-                lines.append(f"  {method} {shown[:300]}")
-            if self._updates:
-                lines.append(f"  ({len(self._updates)} update(s) not yet confirmed by the bot)")
-            if self.errors:
-                lines.append(f"  emulator errors: {self.errors!r}")
-            return "\n".join(lines)
+    def _diagnosis(self) -> list[str]:
+        if self._updates:
+            return [f"  ({len(self._updates)} update(s) not yet confirmed by the bot)"]
+        return []
 
     # ---------------------------------------------------------------- internals: state
 
     def _now(self) -> int:
         return int(self._clock())
-
-    def _notify(self) -> None:
-        self._cond.notify_all()
 
     def _touch_user(
         self,
@@ -1732,93 +1528,50 @@ class BotApiEmulator:
 
     def _handle_http(
         self, verb: str, raw_path: str, content_type: str | None, body: bytes
-    ) -> _Response:
+    ) -> Response:
         parts = urlsplit(raw_path)
         path = unquote(parts.path)
         if path.startswith("/file/bot"):
             return self._serve_file(path[len("/file/bot") :])
-        if not path.startswith("/bot"):
-            return self._json(ApiError(404, "Not Found").body(), 404)
-        token, _, method = path[len("/bot") :].partition("/")
-        if token != self.token:
-            return self._json(ApiError(401, "Unauthorized").body(), 401)
         try:
+            method = self._api_method(path)
             params, uploads = decode_request(content_type, body, parts.query)
         except ApiError as error:
-            return self._json(error.body(), error.status)
+            return self._error(error)
 
         entry = self._methods.get(method.lower()) if method and "/" not in method else None
-        name = entry[0] if entry else method
         logged = _normalize(params)
         for key, upload in uploads.items():
             logged[key] = upload.describe()
-        with self._lock:
-            self._calls.append((name, logged))
-            faults = self._faults.get(method.lower())
-            fault = faults.pop(0) if faults else None
-            tracked = name != "getUpdates"
-            if tracked:
-                self._in_flight += 1
-                self._last_activity = time.monotonic()
-            self._notify()
-        try:
-            if fault is not None and fault.kind == "delay":
-                time.sleep(fault.seconds)
-            if fault is not None and fault.kind == "disconnect":
-                return _Response(0, b"", disconnect=True)
-            if fault is not None and fault.kind == "error":
-                error = ApiError(fault.status, fault.description, fault.parameters)
-                return self._json(error.body(), error.status)
-            if entry is None:
-                if method.lower() in _NOT_EMULATED:
-                    description = (
-                        f"Bad Request: method {method} is not emulated by tests/botapi/server.py"
-                    )
-                    return self._json(ApiError(400, description).body(), 400)
-                return self._json(ApiError(404, "Not Found").body(), 404)
-            try:
-                with self._lock:
-                    if self._stopping:
-                        raise ApiError(502, "Bad Gateway")
-                    result = entry[1](params, uploads)
-            except ApiError as error:
-                return self._json(error.body(), error.status)
-            except Exception as exc:  # a bug in the emulator: make it visible
-                with self._lock:
-                    self.errors.append(exc)
-                error = ApiError(500, f"Internal Server Error: emulator crashed: {exc!r}")
-                return self._json(error.body(), 500)
-            answer: dict[str, Any] = {"ok": True}
-            if isinstance(result, _Ok):
-                answer["result"] = result.result
-                answer["description"] = result.description
-            else:
-                answer["result"] = result
-            return self._json(answer, 200)
-        finally:
-            if tracked:
-                with self._lock:
-                    self._in_flight -= 1
-                    self._last_activity = time.monotonic()
-                    self._notify()
+        if entry is None:
+            return self._serve_call(method, logged, None)
+        name, api = entry
+        return self._serve_call(name, logged, lambda: api(params, uploads))
 
-    @staticmethod
-    def _json(payload: dict[str, Any], status: int) -> _Response:
-        return _Response(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
+    def _unknown_method(self, method: str) -> Response:
+        if method.lower() in _NOT_EMULATED:
+            description = f"Bad Request: method {method} is not emulated by tests/botapi/server.py"
+            return self._error(ApiError(400, description))
+        return self._error(ApiError(404, "Not Found"))
 
-    def _serve_file(self, rest: str) -> _Response:
+    def _success(self, result: Any) -> dict[str, Any]:
+        if isinstance(result, _Ok):
+            return {"ok": True, "result": result.result, "description": result.description}
+        return {"ok": True, "result": result}
+
+    def _serve_file(self, rest: str) -> Response:
         token, _, file_path = rest.partition("/")
         if token != self.token:
-            return self._json(ApiError(401, "Unauthorized").body(), 401)
+            return self._error(ApiError(401, "Unauthorized"))
         with self._lock:
             file_id = self._file_paths.get(file_path)
             stored = self._files.get(file_id) if file_id else None
         if stored is None:
-            return self._json(ApiError(404, "Not Found").body(), 404)
+            return self._error(ApiError(404, "Not Found"))
         content_type = stored.mime_type or (
             "image/jpeg" if stored.kind == "photo" else "application/octet-stream"
         )
-        return _Response(200, stored.data, content_type=content_type)
+        return Response(200, stored.data, content_type=content_type)
 
     # ---------------------------------------------------------------- internals: params
 

@@ -68,23 +68,21 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import copy
+import functools
 import http.client
-import http.server
 import json
 import math
 import re
 import secrets
-import select
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.loopback import Abandoned, Fault, LoopbackEmulator, LoopbackHandler, Response
 
 __all__ = ["ApiError", "ZaloApiEmulator"]
 
@@ -131,10 +129,6 @@ def _bad(description: str) -> ApiError:
     return ApiError(400, description)
 
 
-class _Abandoned(Exception):
-    """The client of a long poll went away (or the emulator stops): answer nothing."""
-
-
 def new_id(nbytes: int = 10) -> str:
     """A random lowercase hex id (``nbytes=10`` -> 20 hex digits, like Zalo's message ids)."""
     return secrets.token_hex(nbytes)
@@ -153,125 +147,17 @@ class _Chat:
     actions: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Fault:
-    kind: str  # "error" | "disconnect" | "delay"
-    status: int = 0
-    error_code: int = 0
-    description: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    disconnect: bool = False
-
-
 # --------------------------------------------------------------------------------------------
 # HTTP plumbing
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, emulator: ZaloApiEmulator) -> None:
-        self.emulator = emulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackHandler):
     server_version = "ZaloBotPlatformEmulator/1.0"
-    sys_version = ""
-    timeout = 120
-    server: _Server
 
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without this, Nagle's algorithm meets the
-        # client's delayed ACK and every answer takes 40 ms more.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def client_alive(self) -> bool:
-        """False once the client closed its end (e.g. a cancelled long poll)."""
-        try:
-            if hasattr(select, "poll"):
-                poller = select.poll()
-                poller.register(self.connection, select.POLLIN)
-                events = poller.poll(0)
-                if not events:
-                    return True
-                if events[0][1] & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
-                    return False
-            else:  # pragma: no cover - not Linux
-                readable, _, _ = select.select([self.connection], [], [], 0)
-                if not readable:
-                    return True
-            # Readable: either the peer closed (b"") or it sent something (still there).
-            return bool(self.connection.recv(1, socket.MSG_PEEK))
-        except (OSError, ValueError):
-            return False
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except (OSError, ValueError):
-            self.close_connection = True
-            return
-        response = self.server.emulator._handle_http(
+    def respond(self, body: bytes) -> Response:
+        return self.server.emulator._handle_http(
             self.path, self.headers.get("Content-Type"), body, self.client_alive
         )
-        if response.disconnect:
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-            self.wfile.flush()
-        except OSError:  # the client went away
-            self.close_connection = True
 
 
 def _decode_request(content_type: str | None, body: bytes, query: str) -> dict[str, Any]:
@@ -298,7 +184,7 @@ def _decode_request(content_type: str | None, body: bytes, query: str) -> dict[s
 # The emulator
 
 
-class ZaloApiEmulator:
+class ZaloApiEmulator(LoopbackEmulator):
     """A Zalo Bot Platform API server on ``127.0.0.1`` with a test API to act and observe.
 
     Test API (all thread-safe):
@@ -313,6 +199,12 @@ class ZaloApiEmulator:
     - wait: :meth:`wait_for`, :meth:`wait_for_message`, :meth:`wait_idle` and their
       ``*_async`` twins.
     """
+
+    _name = "ZaloApiEmulator"
+    _handler = _Handler
+    _api_error = ApiError
+    _content_type = "application/json; charset=utf-8"
+    _polls_are_activity = True
 
     def __init__(
         self,
@@ -335,13 +227,8 @@ class ZaloApiEmulator:
         self.webhook_retry_delay = webhook_retry_delay
         self.webhook_timeout = webhook_timeout
         self._clock = clock
-
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._deliverer: threading.Thread | None = None
-        self._stopping = False
 
         self._users: dict[str, dict[str, Any]] = {}
         self._chats: dict[str, _Chat] = {}
@@ -355,12 +242,6 @@ class ZaloApiEmulator:
         self._deliveries: list[dict[str, Any]] = []
         self._delivering = 0
         self._quota: int | None = None
-        self._calls: list[tuple[str, dict[str, Any]]] = []
-        self._faults: dict[str, list[_Fault]] = {}
-        self._in_flight = 0
-        self._last_activity = time.monotonic()
-        self.errors: list[BaseException] = []
-        """Exceptions raised inside the emulator (answered as 500): a bug here, not in the bot."""
 
         self._methods: dict[str, Callable[[dict[str, Any], Callable[[], bool]], Any]] = {
             "getMe": self._api_getMe,
@@ -380,15 +261,7 @@ class ZaloApiEmulator:
         """Bind ``127.0.0.1`` on a free port and serve (and deliver webhooks) in daemon threads."""
         if self._server is not None:
             return self
-        self._stopping = False
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"ZaloApiEmulator:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        super().start()
         self._deliverer = threading.Thread(
             target=self._delivery_loop, name=f"ZaloApiEmulator:{self.port}:webhook", daemon=True
         )
@@ -397,40 +270,13 @@ class ZaloApiEmulator:
 
     def stop(self) -> None:
         """Stop serving: long polls end, open connections are closed, deliveries stop."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        with self._lock:
-            self._stopping = True
-            self._cond.notify_all()
-        server.shutdown()
-        with server.connections_lock:
-            connections = list(server.connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        server.server_close()
+        super().stop()
+
+    def _join_threads(self) -> None:
         for thread in (self._thread, self._deliverer):
             if thread is not None:
                 thread.join(timeout=self.webhook_timeout + 1)
         self._thread = self._deliverer = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("the emulator is not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -458,25 +304,12 @@ class ZaloApiEmulator:
         The HTTP status is ``status``; the body's ``error_code`` is ``error_code`` (default:
         ``status``); ``description`` defaults to the status's usual phrase.
         """
-        fault = _Fault(
-            "error",
+        error = ApiError(
+            status if error_code is None else error_code,
+            description or _HTTP_PHRASES.get(status, "Error"),
             status=status,
-            error_code=status if error_code is None else error_code,
-            description=description or _HTTP_PHRASES.get(status, "Error"),
         )
-        self._add_fault(method, fault, times)
-
-    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
-        """Answer the next ``times`` calls of ``method`` only after ``seconds``."""
-        self._add_fault(method, _Fault("delay", seconds=seconds), times)
-
-    def disconnect_next(self, method: str, *, times: int = 1) -> None:
-        """Drop the connection without answering the next ``times`` calls of ``method``."""
-        self._add_fault(method, _Fault("disconnect"), times)
-
-    def _add_fault(self, method: str, fault: _Fault, times: int) -> None:
-        with self._lock:
-            self._faults.setdefault(method, []).extend(copy.copy(fault) for _ in range(times))
+        self._add_fault(method, Fault("error", error=error), times)
 
     def block(self, user_id: str) -> None:
         """The user blocks the bot: sends and chat actions to their private chat get 403."""
@@ -697,22 +530,6 @@ class ZaloApiEmulator:
 
     # ---------------------------------------------------------------- waiting
 
-    def wait_for(
-        self, predicate: Callable[[], bool], timeout: float = 10, *, message: str = ""
-    ) -> None:
-        """Block until ``predicate()`` is true (re-checked on every change, at least every 50 ms).
-
-        Raises :class:`TimeoutError` listing the recent calls. Do not call this from the event
-        loop the bot runs on: use :meth:`wait_for_async` there.
-        """
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(self._diagnose(message or "condition not met", timeout))
-                self._cond.wait(min(remaining, 0.05))
-
     def wait_for_message(self, chat_id: str, contains: str, timeout: float = 10) -> dict[str, Any]:
         """Wait until a bot message to that chat contains ``contains`` (text or caption).
 
@@ -734,21 +551,10 @@ class ZaloApiEmulator:
         """Wait until every update was taken, no call (but a parked getUpdates) or webhook
         delivery is in progress, and nothing happened for ``quiet`` seconds."""
 
-        def idle() -> bool:
-            return (
-                not self._updates
-                and self._in_flight == 0
-                and self._delivering == 0
-                and time.monotonic() - self._last_activity >= quiet
-            )
+        def settled() -> bool:
+            return not self._updates and self._in_flight == 0 and self._delivering == 0
 
-        self.wait_for(idle, timeout, message=f"the bot did not go quiet for {quiet}s")
-
-    async def wait_for_async(
-        self, predicate: Callable[[], bool], timeout: float = 10, *, message: str = ""
-    ) -> None:
-        """:meth:`wait_for` without blocking the event loop (the predicate runs in a thread)."""
-        await asyncio.to_thread(self.wait_for, predicate, timeout, message=message)
+        self._wait_quiet(settled, quiet, timeout)
 
     async def wait_for_message_async(
         self, chat_id: str, contains: str, timeout: float = 10
@@ -756,36 +562,18 @@ class ZaloApiEmulator:
         """:meth:`wait_for_message` without blocking the event loop."""
         return await asyncio.to_thread(self.wait_for_message, chat_id, contains, timeout)
 
-    async def wait_idle_async(self, quiet: float = 0.3, timeout: float = 10) -> None:
-        """:meth:`wait_idle` without blocking the event loop."""
-        await asyncio.to_thread(self.wait_idle, quiet, timeout)
-
-    def _diagnose(self, what: str, timeout: float) -> str:
-        with self._lock:
-            recent = self._calls[-15:]
-            lines = [f"{what} within {timeout}s; last {len(recent)} of {len(self._calls)} calls:"]
-            for method, params in recent:
-                shown = json.dumps(params, ensure_ascii=False, default=str)
-                lines.append(f"  {method} {shown[:300]}")
-            if self._updates:
-                lines.append(f"  ({len(self._updates)} update(s) not handed out yet)")
-            if self._webhook:
-                lines.append(f"  webhook: {self._webhook['url']}")
-            if self.errors:
-                lines.append(f"  emulator errors: {self.errors!r}")
-            return "\n".join(lines)
+    def _diagnosis(self) -> list[str]:
+        lines: list[str] = []
+        if self._updates:
+            lines.append(f"  ({len(self._updates)} update(s) not handed out yet)")
+        if self._webhook:
+            lines.append(f"  webhook: {self._webhook['url']}")
+        return lines
 
     # ---------------------------------------------------------------- internals: state
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
-
-    def _notify(self) -> None:
-        self._cond.notify_all()
-
-    def _touch(self) -> None:
-        self._last_activity = time.monotonic()
-        self._notify()
 
     def _enqueue(self, update: dict[str, Any]) -> dict[str, Any]:
         self._updates.append(copy.deepcopy(update))
@@ -800,64 +588,17 @@ class ZaloApiEmulator:
         content_type: str | None,
         body: bytes,
         alive: Callable[[], bool],
-    ) -> _Response:
+    ) -> Response:
         parts = urlsplit(raw_path)
         path = unquote(parts.path)
-        if not path.startswith("/bot"):
-            return self._error(ApiError(404, "Not Found"))
-        token, _, method = path[len("/bot") :].partition("/")
-        if token != self.token:
-            return self._error(ApiError(401, "Unauthorized"))
         try:
+            method = self._api_method(path)
             params = _decode_request(content_type, body, parts.query)
         except ApiError as error:
             return self._error(error)
-
         api = self._methods.get(method)
-        with self._lock:
-            self._calls.append((method, copy.deepcopy(params)))
-            faults = self._faults.get(method)
-            fault = faults.pop(0) if faults else None
-            tracked = method != "getUpdates"
-            if tracked:
-                self._in_flight += 1
-            self._touch()
-        try:
-            if fault is not None and fault.kind == "delay":
-                time.sleep(fault.seconds)
-            if fault is not None and fault.kind == "disconnect":
-                return _Response(0, b"", disconnect=True)
-            if fault is not None and fault.kind == "error":
-                injected = ApiError(fault.error_code, fault.description, status=fault.status)
-                return self._error(injected)
-            if api is None:
-                return self._error(ApiError(404, "Not Found"))
-            try:
-                with self._lock:
-                    if self._stopping:
-                        raise ApiError(502, "Bad Gateway")
-                    result = api(params, alive)
-            except ApiError as error:
-                return self._error(error)
-            except _Abandoned:
-                return _Response(0, b"", disconnect=True)
-            except Exception as exc:  # a bug in the emulator: make it visible
-                with self._lock:
-                    self.errors.append(exc)
-                return self._error(ApiError(500, f"emulator crashed: {exc!r}"))
-            return self._json({"ok": True, "result": result}, 200)
-        finally:
-            if tracked:
-                with self._lock:
-                    self._in_flight -= 1
-                    self._touch()
-
-    @staticmethod
-    def _json(payload: dict[str, Any], status: int) -> _Response:
-        return _Response(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"))
-
-    def _error(self, error: ApiError) -> _Response:
-        return self._json(error.body(), error.status)
+        call = functools.partial(api, params, alive) if api is not None else None
+        return self._serve_call(method, copy.deepcopy(params), call)
 
     # ---------------------------------------------------------------- internals: params
 
@@ -934,12 +675,12 @@ class ZaloApiEmulator:
             deadline = time.monotonic() + timeout
             while True:
                 if self._poll_generation != generation or self._stopping:
-                    raise _Abandoned
+                    raise Abandoned
                 if self._webhook is not None:
                     raise self._webhook_active()
                 if self._updates:
                     if not alive():
-                        raise _Abandoned  # keep the update for the next poll
+                        raise Abandoned  # keep the update for the next poll
                     update = self._updates.popleft()
                     self._touch()
                     return update
@@ -948,7 +689,7 @@ class ZaloApiEmulator:
                     raise ApiError(408, "Request timeout")
                 self._cond.wait(min(remaining, 0.1))
                 if not alive():
-                    raise _Abandoned
+                    raise Abandoned
         finally:
             if self._poller is not None and self._poller[0] == generation:
                 self._poller = None
