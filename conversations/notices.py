@@ -165,7 +165,7 @@ async def prompt_reviewers(
             duplicates = await duplicates_text(turn, item)
             if duplicates:
                 parts.append(duplicates)
-            parts.append(_("Decide with the buttons, or type /review {id}.").format(id=item.id))
+            parts.append(_("To decide, open it with /review {id}.").format(id=item.id))
             await turn.uow.outbox.add(
                 person_id=officer.person_id,
                 text="\n\n".join(parts),
