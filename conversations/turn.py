@@ -96,6 +96,8 @@ class Turn:
     flows: dict[str, Flow]
     replies: list[Reply] = field(default_factory=list)
     choice_accepted: bool = False
+    memo: dict[str, Any] = field(default_factory=dict)
+    """What this turn already looked up (never saved): read once, not at every use."""
 
     # ----------------------------------------------------------------- reading
     @property

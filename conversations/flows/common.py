@@ -91,9 +91,7 @@ async def _menu_handle(turn: Turn, answer: Answer) -> None:
         case "broadcast":
             await turn.start_flow("broadcast")
         case "invite":
-            from conversations.flows.officer import start_invite  # the officer flow imports this
-
-            await start_invite(turn)
+            await turn.start_flow("invite")
         case "lang":
             turn.state["return_to"] = ["menu", MenuStep.MAIN]
             await turn.go("onboarding", "language", remember=False)

@@ -61,9 +61,14 @@ class Step(StrEnum):
 
 
 async def authority(turn: Turn) -> Authority:
-    person = turn.conv.person_id
-    units = await turn.uow.officers.units_of(person) if person is not None else []
-    return Authority.of(units, turn.units)
+    """What this person may act on, read once per turn."""
+    found = turn.memo.get("authority")
+    if found is None:
+        person = turn.conv.person_id
+        units = await turn.uow.officers.units_of(person) if person is not None else []
+        found = turn.memo["authority"] = Authority.of(units, turn.units)
+    assert isinstance(found, Authority)
+    return found
 
 
 def _title(item: StoredInitiative, width: int = 40) -> str:
@@ -501,6 +506,7 @@ async def redeem_invite(turn: Turn, code: str) -> None:
         turn.say(_("This officer invitation was just used by someone else."))
         return
     await turn.uow.officers.add(person, invite.unit_code, turn.now)
+    turn.memo.pop("authority", None)  # they are an officer from now on
     unit = turn.units.get(invite.unit_code)
     turn.say(
         _(
@@ -509,6 +515,8 @@ async def redeem_invite(turn: Turn, code: str) -> None:
         ).format(unit=unit.name if unit else invite.unit_code)
     )
 
+
+INVITE = Flow("invite", {}, start=start_invite)
 
 OFFICER = Flow(
     "officer",

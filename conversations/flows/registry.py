@@ -5,11 +5,11 @@ from __future__ import annotations
 from conversations.flows.broadcast import BROADCAST
 from conversations.flows.common import MENU
 from conversations.flows.mine import MINE
-from conversations.flows.officer import OFFICER
+from conversations.flows.officer import INVITE, OFFICER
 from conversations.flows.onboarding import ONBOARDING
 from conversations.flows.submission import SUBMISSION
 from conversations.turn import Flow
 
 FLOWS: dict[str, Flow] = {
-    flow.name: flow for flow in (MENU, ONBOARDING, SUBMISSION, MINE, OFFICER, BROADCAST)
+    flow.name: flow for flow in (MENU, ONBOARDING, SUBMISSION, MINE, OFFICER, INVITE, BROADCAST)
 }
