@@ -297,7 +297,8 @@ class Engine:
     # ------------------------------------------------------------------ the turn
     async def _turn(self, event: Event, *, resume: bool) -> TurnResult:
         now = self.clock.now()
-        command = parse_command(normalise(event.text or "")) if event.text else None
+        text = normalise(event.text or "")
+        command = parse_command(text) if text and not event.choice else None
         if not resume and command is not None and command.name == "link" and command.argument:
             return await self._link(event, command.argument.strip(), now)
         async with self.uow_factory() as uow:
@@ -326,7 +327,7 @@ class Engine:
                 if resume:
                     await self._resume(turn)
                 else:
-                    await self._route(turn, event)
+                    await self._route(turn, event, text, command)
             await uow.conversations.save(conv, now)
             await uow.commit()
         return TurnResult(turn.replies, choice_accepted=turn.choice_accepted)
@@ -361,9 +362,8 @@ class Engine:
             return
         await turn.ask(preface=_("Welcome back! We were here:"))
 
-    async def _route(self, turn: Turn, event: Event) -> None:
-        text = normalise(event.text or "")
-        command = parse_command(text) if text and not event.choice else None
+    async def _route(self, turn: Turn, event: Event, text: str, command: Command | None) -> None:
+        """``text`` is the event's text normalised (NFC), ``command`` parsed from it once."""
         if command is not None:
             await self._command(turn, command)
             return
