@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from conversations.campaign import Campaign
+from conversations.commands import Command, parse_command
 from conversations.flows.common import go_to_menu
 from conversations.flows.officer import authority, handle_action, open_any, start_invite
 from conversations.flows.onboarding import start_onboarding
@@ -38,7 +38,7 @@ from conversations.ports import (
     UnitLevel,
     UnitOfWorkFactory,
 )
-from conversations.text import fold, normalise
+from conversations.text import normalise
 from conversations.turn import Answer, Turn
 
 log = logging.getLogger(__name__)
@@ -49,26 +49,6 @@ LINK_CODE_LIFETIME: Final = timedelta(minutes=15)
 ACTION_MARK: Final = "@"  # option codes of notices: valid whenever pressed, checked when used
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    name: str
-    argument: str = ""
-
-
-# Words people type instead of slash commands; matched on the whole message, folded.
-_COMMAND_WORDS: Final[dict[str, str]] = {
-    "huy": "cancel",
-    "cancel": "cancel",
-    "quay lai": "back",
-    "tro lai": "back",
-    "back": "back",
-    "tro giup": "help",
-    "giup do": "help",
-    "help": "help",
-    "menu": "menu",
-    "ngon ngu": "lang",
-    "language": "lang",
-}
 _COMMANDS: Final = frozenset(
     {
         "start",
@@ -111,16 +91,6 @@ OFFICER_HELP = N_(
     "/broadcast – a message to the groups of your unions\n"
     "/register – (in a group) make it your union's group"
 )
-
-
-def parse_command(text: str) -> Command | None:
-    """``/start join-CD01`` → Command("start", "join-CD01"); "Hủy" → Command("cancel")."""
-    if text.startswith("/"):
-        head, _sep, rest = text[1:].partition(" ")
-        name = head.split("@", 1)[0].lower()
-        return Command(name, rest.strip()) if name else None
-    word = _COMMAND_WORDS.get(fold(text))
-    return Command(word) if word else None
 
 
 class Engine:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from conversations.authority import Authority
+from conversations.commands import parse_command
 from conversations.i18n import LOCALES, N_, _, normalise_locale, using_locale
 from conversations.messages import GroupEvent, Reply
 from conversations.ports import GroupNotice, UnitDirectory, UnitLevel, UnitOfWork
@@ -25,10 +26,10 @@ async def group_command(
     uow: UnitOfWork, units: UnitDirectory, event: GroupEvent, now: datetime
 ) -> list[Reply] | None:
     """Handle ``/register`` and ``/unregister``; ``None`` for any other command."""
-    head, _sep, rest = normalise(event.text).lstrip("/").partition(" ")
-    name = head.split("@", 1)[0].lower()
-    if name not in (REGISTER, UNREGISTER):
+    command = parse_command(normalise(event.text))
+    if command is None or command.name not in (REGISTER, UNREGISTER):
         return None
+    name, rest = command.name, command.argument
     conv = await uow.conversations.load(event.channel, event.user_id)
     person_id = conv.person_id if conv else None
     officer_units = await uow.officers.units_of(person_id) if person_id else []
