@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from conversations.ports import UnitDirectory, UnitLevel
+from conversations.ports import UnitDirectory
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,14 +28,6 @@ class Authority:
     @property
     def is_officer(self) -> bool:
         return bool(self.officer_units)
-
-    @property
-    def is_admin(self) -> bool:
-        """An officer of the province federation (a root of the tree)."""
-        return any(
-            (unit := self.units.get(code)) is not None and unit.level is UnitLevel.PROVINCE
-            for code in self.officer_units
-        )
 
     def covers(self, unit_code: str) -> bool:
         """Whether ``unit_code`` is one of the officer's units or lies under one of them."""

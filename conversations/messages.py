@@ -37,7 +37,6 @@ class Event:
     text: str | None = None
     choice: str | None = None
     attachment: Attachment | None = None
-    is_group: bool = False
     has_buttons: bool = False
     locale_hint: str | None = None
     prompt_id: str | None = None

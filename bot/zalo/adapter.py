@@ -189,6 +189,7 @@ class ZaloAdapter:
             return
         self._quota_told_on = today
         waiting = len(await self.engine.undelivered(CHANNEL))
+        log.warning("Zalo quota used up after %d messages from this process", self.sent)
         await self.engine.tell_admins(
             "quota",
             N_(
