@@ -19,7 +19,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,25 @@ class Targets:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeRules:
+    """When the bot speaks of its own accord (plan V, II.3): group notices and personal
+    reminders, in the campaign's local time. Every field has the default the plan implies."""
+
+    send_at: time = time(8, 0)  # the hour of scheduled notices, reminders and digests
+    quiet_from: time = time(21, 0)  # no reminders from here …
+    quiet_until: time = time(7, 0)  # … to here, except on a phase's last day
+    countdown_days: tuple[int, ...] = (14, 7, 3, 1)
+    closed_notice_days: int = 7  # a late "phase closed" notice still goes out this long
+    reminder_after_days: int = 3  # a draft or a "changes asked" left this long …
+    reminder_every_days: int = 7  # … is reminded of, then again every this many days …
+    reminders_at_most: int = 3  # … this many times in all
+    before_close_days: int = 3  # and once more this many days before its window closes
+    nudge_last_days: int = 30  # in a phase's last days, unions with no initiative …
+    nudge_every_days: int = 7  # … are nudged this often
+    roundup_weekday: int = 1  # the district round-up of approved initiatives (1 = Monday)
+
+
+@dataclass(frozen=True, slots=True)
 class Campaign:
     """A whole program as data. Moments passed in must be aware datetimes."""
 
@@ -155,6 +174,7 @@ class Campaign:
     research_levels: tuple[ResearchLevelInfo, ...]
     sections: tuple[tuple[str, LocalText], ...]
     reasons: tuple[Reason, ...] = ()
+    notices: NoticeRules = NoticeRules()
 
     def phase(self, number: int) -> Phase | None:
         return next((p for p in self.phases if p.number == number), None)
@@ -292,6 +312,12 @@ class _Table:
             raise self.fail(key, "must be a date (YYYY-MM-DD)")
         return value
 
+    def clock_time(self, key: str, default: time) -> time:
+        value = self.raw(key, default)
+        if not isinstance(value, time):
+            raise self.fail(key, "must be a time of day (08:00:00)")
+        return value
+
     def moment(self, key: str) -> datetime:
         value = self.raw(key)
         if not isinstance(value, datetime) or value.tzinfo is None:
@@ -370,6 +396,40 @@ def _phase(t: _Table, tz: ZoneInfo) -> Phase:
     )
     t.done()
     return phase
+
+
+def _notice_rules(t: _Table) -> NoticeRules:
+    base = NoticeRules()
+    days = t.raw("countdown_days", list(base.countdown_days))
+    if not isinstance(days, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in days
+    ):
+        raise t.fail("countdown_days", "must be a list of whole numbers ≥ 1")
+
+    def number(key: str, minimum: int = 1) -> int:
+        value = t.raw(key, getattr(base, key))
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise t.fail(key, f"must be a whole number ≥ {minimum}")
+        return value
+
+    rules = NoticeRules(
+        send_at=t.clock_time("send_at", base.send_at),
+        quiet_from=t.clock_time("quiet_from", base.quiet_from),
+        quiet_until=t.clock_time("quiet_until", base.quiet_until),
+        countdown_days=tuple(sorted(set(days), reverse=True)),
+        closed_notice_days=number("closed_notice_days"),
+        reminder_after_days=number("reminder_after_days"),
+        reminder_every_days=number("reminder_every_days"),
+        reminders_at_most=number("reminders_at_most", 0),
+        before_close_days=number("before_close_days", 0),
+        nudge_last_days=number("nudge_last_days", 0),
+        nudge_every_days=number("nudge_every_days"),
+        roundup_weekday=number("roundup_weekday"),
+    )
+    if rules.roundup_weekday > 7:
+        raise t.fail("roundup_weekday", "must be 1 (Monday) to 7 (Sunday)")
+    t.done()
+    return rules
 
 
 def _kind(t: _Table) -> Kind:
@@ -480,6 +540,11 @@ def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
         if reason.section not in known_sections:
             raise t.fail("section", f"{reason.section!r} has no title in [sections]")
 
+    notices_t = top.raw("notices", {})
+    if not isinstance(notices_t, Mapping):
+        raise top.fail("notices", "must be a table")
+    notices = _notice_rules(_Table(notices_t, top.where("notices"), source))
+
     campaign = Campaign(
         id=top.string("id"),
         name=top.text("name"),
@@ -496,6 +561,7 @@ def _campaign(data: Mapping[str, Any], source: str) -> Campaign:
         research_levels=tuple(levels),
         sections=sections,
         reasons=reasons,
+        notices=notices,
     )
     top.done()
     return campaign

@@ -8,6 +8,12 @@ from typing import Final
 
 from conversations.text import fold
 
+# ``/start`` payloads (deep links): join a union, become an officer, or — the button under a
+# group notice — start writing (a person not onboarded yet is onboarded first).
+JOIN_PREFIX: Final = "join-"
+OFFICER_PREFIX: Final = "officer-"
+OPEN_NEW: Final = "new"
+
 
 @dataclass(frozen=True, slots=True)
 class Command:

@@ -17,15 +17,16 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from conversations.campaign import Campaign
-from conversations.commands import Command, parse_command
+from conversations.commands import JOIN_PREFIX, OPEN_NEW, Command, parse_command
 from conversations.flows.common import go_to_menu
 from conversations.flows.officer import authority, handle_action, open_any, start_invite
 from conversations.flows.onboarding import start_onboarding
 from conversations.flows.registry import FLOWS
+from conversations.flows.reminders import OFF_WORDS, ON_WORDS, set_reminders
 from conversations.groups import group_command, report_broadcasts
 from conversations.i18n import N_, _, normalise_locale, using_locale
 from conversations.messages import Event, GroupEvent, Option, Reply, TurnResult
-from conversations.notices import NOTICE_PROMPT, remind_and_escalate
+from conversations.notices import NOTICE_PROMPT
 from conversations.parsing import match_option
 from conversations.ports import (
     Clock,
@@ -36,9 +37,11 @@ from conversations.ports import (
     Notice,
     UnitDirectory,
     UnitLevel,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
-from conversations.text import normalise
+from conversations.scheduler import run_due
+from conversations.text import fold, normalise
 from conversations.turn import Answer, Turn
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ _COMMANDS: Final = frozenset(
         "invite",
         "link",
         "broadcast",
+        "reminders",
     }
 )
 
@@ -78,6 +82,7 @@ COMMANDS_HELP = N_(
     "/cancel – stop what you are doing\n"
     "/lang – change language\n"
     "/link – continue on another messenger\n"
+    "/reminders – turn reminders on or off\n"
     "/help – this help"
 )
 
@@ -91,6 +96,15 @@ OFFICER_HELP = N_(
     "/broadcast – a message to the groups of your unions\n"
     "/register – (in a group) make it your union's group"
 )
+
+
+def _opens_new(argument: str, unit_code: str | None) -> bool:
+    """``/start new``, or a join link to the union the person is already in."""
+    argument = argument.strip().lower()
+    if argument == OPEN_NEW:
+        return True
+    own = f"{JOIN_PREFIX}{unit_code}".lower() if unit_code else None
+    return argument == own
 
 
 class Engine:
@@ -173,22 +187,26 @@ class Engine:
         ]
 
     async def tick(self) -> int:
-        """Reminders and escalations due now (plan VI: nothing waits forever). Safe to call
-        often and from several processes: each alert is recorded once before it is sent."""
-        now = self.clock.now()
+        """Everything due now that nobody typed: review reminders and escalations (plan VI),
+        campaign notices to groups, personal reminders, digests, round-ups. Safe to call often
+        and from several processes: each notice is written once under its unique key."""
         async with self.uow_factory() as uow:
-            turn = Turn(
-                conv=Conversation(channel="system", user_id="scheduler"),
-                campaign=self.campaign,
-                units=self.units,
-                uow=uow,
-                now=now,
-                chat_id="",
-                flows=FLOWS,
-            )
-            sent = await remind_and_escalate(turn)
+            turn = self._system_turn(uow)
+            written = await run_due(turn)
             await uow.commit()
-        return sent
+        return written.total
+
+    def _system_turn(self, uow: UnitOfWork) -> Turn:
+        """A turn nobody sent: the scheduler's, at the clock's now."""
+        return Turn(
+            conv=Conversation(channel="system", user_id="scheduler"),
+            campaign=self.campaign,
+            units=self.units,
+            uow=uow,
+            now=self.clock.now(),
+            chat_id="",
+            flows=FLOWS,
+        )
 
     # ------------------------------------------------------------------ groups
     async def group_command(self, event: GroupEvent) -> list[Reply] | None:
@@ -210,6 +228,31 @@ class Engine:
         async with self.uow_factory() as uow:
             return await uow.groups.undelivered(channel, limit=limit)
 
+    async def claim_group_notices(
+        self, channel: str, *, worker: str, lease_s: float, limit: int
+    ) -> list[tuple[GroupNotice, Group]]:
+        """Group notices due on ``channel``, held for ``worker`` for ``lease_s`` seconds."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            claimed = await uow.groups.claim(
+                channel,
+                worker=worker,
+                at=now,
+                until=now + timedelta(seconds=lease_s),
+                limit=limit,
+            )
+            await uow.commit()
+        return claimed
+
+    async def group_notice_retry(
+        self, notice: GroupNotice, *, after_s: float, failed: bool
+    ) -> None:
+        """Give a claimed notice back, due again in ``after_s`` seconds (``failed``: a try)."""
+        not_before = self.clock.now() + timedelta(seconds=after_s)
+        async with self.uow_factory() as uow:
+            await uow.groups.retry_later(notice.id, not_before=not_before, failed=failed)
+            await uow.commit()
+
     async def group_notice_done(
         self,
         notice: GroupNotice,
@@ -219,7 +262,7 @@ class Engine:
         failed: str = "",
         group_gone: bool = False,
     ) -> None:
-        """Record one group delivery (or why it failed); report finished broadcasts."""
+        """Record one group delivery (or why it failed), in its own transaction."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
             if failed:
@@ -228,8 +271,14 @@ class Engine:
                 await uow.groups.mark_delivered(notice.id, reference or "sent", now)
             if group_gone:
                 await uow.groups.deactivate(group.channel, group.chat_id, now)
-            await report_broadcasts(uow, now)
             await uow.commit()
+
+    async def report_broadcasts(self) -> int:
+        """Tell officers how their finished broadcasts went (after a courier's pass)."""
+        async with self.uow_factory() as uow:
+            reported = await report_broadcasts(uow, self.clock.now())
+            await uow.commit()
+        return reported
 
     async def tell_admins(self, kind: str, message: str, **params: object) -> int:
         """A notice to the province admins (officers of a root union), in their language;
@@ -402,6 +451,11 @@ class Engine:
             conv.unit_code is not None or (await authority(turn)).is_officer
         )
         joining = command.name == "start" and bool(command.argument)
+        if joining and onboarded and _opens_new(command.argument, conv.unit_code):
+            # The button under a group notice: someone already in that union starts writing.
+            await self._leave(turn)
+            await turn.start_flow("submission")
+            return
         if joining or (not onboarded and command.name not in ("help", "lang")):
             await self._leave(turn)
             await start_onboarding(turn, join_argument=command.argument)
@@ -457,6 +511,15 @@ class Engine:
             case "broadcast":
                 await self._leave(turn)
                 await turn.start_flow("broadcast")
+            case "reminders":
+                switch = fold(command.argument)
+                if switch in ON_WORDS or switch in OFF_WORDS:
+                    await set_reminders(turn, off=switch in OFF_WORDS)
+                    if turn.spec() is not None:
+                        await turn.ask()
+                else:
+                    await self._leave(turn)
+                    await turn.start_flow("reminders")
             case "review":
                 number = command.argument.lstrip("#")
                 if not number.isdigit():

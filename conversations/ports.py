@@ -172,6 +172,15 @@ class ConversationRepository(Protocol):
         """Make ``(channel, user_id)`` an account of ``person_id`` (created or moved)."""
         ...
 
+    async def set_reminders_off(self, person_id: int, off: bool) -> None:
+        """Turn the person's personal reminders off (or back on)."""
+        ...
+
+    async def idle_in_flow(self, flow: str, before: datetime) -> list[tuple[int, datetime]]:
+        """People in the middle of ``flow`` whose last turn was before ``before``, with when
+        it was (an initiative being written and then left)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Person:
@@ -179,6 +188,7 @@ class Person:
     display_name: str
     locale: str | None
     unit_code: str | None
+    reminders_off: bool = False
 
 
 class InitiativeRepository(Protocol):
@@ -250,6 +260,13 @@ class InitiativeRepository(Protocol):
 
     async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
         """Everything still ``submitted`` whose ``submitted_at`` is before ``moment``."""
+        ...
+
+    async def untouched_since(
+        self, statuses: Sequence[Status], moment: datetime
+    ) -> list[StoredInitiative]:
+        """Initiatives in these statuses last changed before ``moment``, oldest first (the
+        drafts and the changes asked that wait on their authors)."""
         ...
 
     async def alerts(self, initiative_id: int) -> set[str]:
@@ -340,7 +357,11 @@ class OutboxRepository(Protocol):
         kind: str = "",
         initiative_id: int | None = None,
         replaces: int | None = None,
-    ) -> int: ...
+        key: str | None = None,
+    ) -> int | None:
+        """The new notice's id; ``None`` (and nothing written) when a notice with this
+        ``key`` is already there, so a scheduled notice is written once."""
+        ...
 
     async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
         """Notices of one kind about one initiative (e.g. the approval prompts to replace)."""
@@ -381,6 +402,9 @@ class GroupNotice:
     broadcast_id: int | None = None
     delivered_at: datetime | None = None
     failed: str | None = None  # why it could not be delivered (the group is gone, …)
+    link: str | None = None  # a deep-link payload: show a button that opens the bot
+    key: str | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,12 +448,32 @@ class GroupRepository(Protocol):
         at: datetime,
         kind: str = "",
         broadcast_id: int | None = None,
-    ) -> int: ...
+        key: str | None = None,
+        link: str | None = None,
+    ) -> int | None:
+        """The new notice's id; ``None`` (nothing written) if ``key`` is already used."""
+        ...
+
+    async def keys_starting(self, prefix: str) -> set[str]:
+        """The notice keys already written that start with ``prefix`` (one scheduled notice's
+        fan-out so far)."""
+        ...
 
     async def undelivered(
         self, channel: str, *, limit: int = 100
     ) -> list[tuple[GroupNotice, Group]]:
         """Notices neither delivered nor failed, for active groups on ``channel``, oldest first."""
+        ...
+
+    async def claim(
+        self, channel: str, *, worker: str, at: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        """Take up to ``limit`` pending notices that are due and not held by a live claim,
+        holding them for ``worker`` until ``until``; only the rows this worker won."""
+        ...
+
+    async def retry_later(self, notice_id: int, *, not_before: datetime, failed: bool) -> None:
+        """Give a claimed notice back, due again at ``not_before``; ``failed`` counts a try."""
         ...
 
     async def mark_delivered(self, notice_id: int, reference: str, at: datetime) -> None: ...

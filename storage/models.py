@@ -53,6 +53,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 
 _EMPTY = text("''")  # an empty-string server default
+_ZERO = text("0")  # zero, or false
+_PENDING = text("delivered_at IS NULL AND failed IS NULL")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -114,6 +116,8 @@ class PersonRow(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
     options: Mapped[list[list[str]]] = mapped_column(JSON, server_default=text("'[]'"))
     version: Mapped[int] = mapped_column(Integer)
+    # The person turned personal reminders off (``/reminders``); duties still reach them.
+    reminders_off: Mapped[bool] = mapped_column(server_default=_ZERO)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -196,6 +200,7 @@ class NoticeRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_initiative_id_kind", "initiative_id", "kind"),
+        Index("ix_outbox_key", "key", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -213,6 +218,8 @@ class NoticeRow(Base):
         Integer, ForeignKey("outbox.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime]
+    # A scheduled notice's identity ("digest:12:2022-05-30"): written once, whoever schedules.
+    key: Mapped[str | None] = mapped_column(Text)
 
 
 class DeliveryRow(Base):
@@ -286,6 +293,14 @@ class GroupNoticeRow(Base):
     __table_args__ = (
         Index("ix_group_notices_group_id", "group_id"),
         Index("ix_group_notices_broadcast_id", "broadcast_id"),
+        Index("ix_group_notices_key", "key", unique=True),
+        # The courier scans only what is still pending, however long the history grows.
+        Index(
+            "ix_group_notices_pending",
+            "id",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -300,6 +315,17 @@ class GroupNoticeRow(Base):
     reference: Mapped[str | None] = mapped_column(Text)  # the messenger's id of the message
     failed: Mapped[str | None] = mapped_column(Text)  # why it could not be delivered
     failed_at: Mapped[datetime | None]
+    # "campaign:phase:notice:g<group>" for scheduled notices: the unique key that makes a
+    # second scheduler run (another process, a restart) write nothing twice.
+    key: Mapped[str | None] = mapped_column(Text)
+    # A deep-link payload: the message gets a button that opens the bot's private chat.
+    link: Mapped[str | None] = mapped_column(Text)
+    # Delivery bookkeeping: tries so far, not before when (backoff, a full group), and the
+    # courier holding it until ``claimed_until`` (then anyone may take it again).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=_ZERO)
+    not_before: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None]
 
 
 # Core handles on the tables: the repositories build plain statements on them (no ORM

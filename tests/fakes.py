@@ -13,12 +13,15 @@ They keep the semantics of ``storage`` — the thing they stand in for — and a
 - references are checked like foreign keys (:class:`sqlalchemy.exc.IntegrityError`); unit
   codes only when the store was given units;
 - what must happen once (``change_status_if``, ``add_alert``, ``use_invite``, adding an
-  officer, ``mark_delivered``, registering or leaving a group, settling a group notice,
-  reporting a broadcast) takes a lock on its row until the transaction ends: a second
+  officer, ``mark_delivered``, registering or leaving a group, claiming, giving back or
+  settling a group notice, reporting a broadcast, writing a notice under a ``key``) takes a
+  lock on its row (or on the key) until the transaction ends: a second
   unit of work doing the same waits for the first to commit or roll back, then sees its work,
   as a second SQLite writer does (and gives up with
   :class:`sqlalchemy.exc.OperationalError` after the same 5 seconds). Other writes take no
-  lock (SQLite's one lock for the whole file is not imitated).
+  lock (SQLite's one lock for the whole file is not imitated);
+- a notice ``key`` is unique like the unique index on it: ``None`` never conflicts, a taken
+  key writes nothing (``ON CONFLICT DO NOTHING``).
 """
 
 from __future__ import annotations
@@ -110,6 +113,7 @@ class _Person:
     version: int
     created_at: datetime
     updated_at: datetime
+    reminders_off: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +162,7 @@ class _Notice:
     initiative_id: int | None
     replaces: int | None
     created_at: datetime
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +199,24 @@ class _GroupNotice:
     reference: str | None = None
     failed: str | None = None
     failed_at: datetime | None = None
+    key: str | None = None
+    link: str | None = None
+    attempts: int = 0
+    not_before: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
     @property
     def pending(self) -> bool:
         return self.delivered_at is None and self.failed is None
+
+    def claimable(self, at: datetime) -> bool:
+        """Pending, due, and not held by a live claim (``_CLAIMABLE`` in storage)."""
+        return (
+            self.pending
+            and (self.not_before is None or self.not_before <= at)
+            and (self.claimed_until is None or self.claimed_until <= at)
+        )
 
 
 class _Table(Generic[K, V]):
@@ -479,8 +498,25 @@ class MemoryConversationRepository:
         if row is None:
             return None
         return Person(
-            id=row.id, display_name=row.display_name, locale=row.locale, unit_code=row.unit_code
+            id=row.id,
+            display_name=row.display_name,
+            locale=row.locale,
+            unit_code=row.unit_code,
+            reminders_off=row.reminders_off,
         )
+
+    async def set_reminders_off(self, person_id: int, off: bool) -> None:
+        # Not a turn's save: neither the version nor updated_at moves.
+        row = self._tx.people.get(person_id)
+        if row is not None:
+            self._tx.people.put(person_id, replace(row, reminders_off=bool(off)))
+
+    async def idle_in_flow(self, flow: str, before: datetime) -> list[tuple[int, datetime]]:
+        before = _utc(before)
+        rows = [
+            row for row in self._tx.people.rows() if row.flow == flow and row.updated_at < before
+        ]
+        return [(row.id, row.updated_at) for row in sorted(rows, key=lambda row: row.id)]
 
 
 class MemoryInitiativeRepository:
@@ -691,6 +727,19 @@ class MemoryInitiativeRepository:
         rows.sort(key=lambda row: (row.submitted_at, row.id))
         return [self._stored(row) for row in rows]
 
+    async def untouched_since(
+        self, statuses: Sequence[Status], moment: datetime
+    ) -> list[StoredInitiative]:
+        moment = _utc(moment)
+        wanted = {Status(status) for status in statuses}
+        rows = [
+            row
+            for row in self._tx.initiatives.rows()
+            if row.status in wanted and row.updated_at < moment
+        ]
+        rows.sort(key=lambda row: (row.updated_at, row.id))
+        return [self._stored(row) for row in rows]
+
     async def alerts(self, initiative_id: int) -> set[str]:
         return {a.alert for a in self._tx.alerts.rows() if a.initiative_id == initiative_id}
 
@@ -790,9 +839,15 @@ class MemoryOutboxRepository:
         kind: str = "",
         initiative_id: int | None = None,
         replaces: int | None = None,
-    ) -> int:
+        key: str | None = None,
+    ) -> int | None:
         at = _utc(at)
         tx = self._tx
+        if key is not None:
+            # The unique index: a second writer of the key waits for the first to finish.
+            await tx.lock(("outbox_key", key))
+            if any(row.key == key for row in tx.outbox.rows()):
+                return None  # ON CONFLICT DO NOTHING: no row, so no reference is checked
         tx.check_person(person_id)
         tx.check_initiative(initiative_id)
         if replaces is not None and tx.outbox.get(replaces) is None:
@@ -810,6 +865,7 @@ class MemoryOutboxRepository:
                 initiative_id=initiative_id,
                 replaces=replaces,
                 created_at=at,
+                key=key,
             ),
         )
         return notice_id
@@ -906,6 +962,9 @@ class MemoryGroupRepository:
             broadcast_id=row.broadcast_id,
             delivered_at=row.delivered_at,
             failed=row.failed,
+            link=row.link,
+            key=row.key,
+            attempts=row.attempts,
         )
 
     def _find(self, channel: str, chat_id: str) -> _Group | None:
@@ -979,9 +1038,16 @@ class MemoryGroupRepository:
         at: datetime,
         kind: str = "",
         broadcast_id: int | None = None,
-    ) -> int:
+        key: str | None = None,
+        link: str | None = None,
+    ) -> int | None:
         at = _utc(at)
         tx = self._tx
+        if key is not None:
+            # The unique index: a second writer of the key waits for the first to finish.
+            await tx.lock(("group_notices_key", key))
+            if any(row.key == key for row in tx.group_notices.rows()):
+                return None  # ON CONFLICT DO NOTHING: no row, so no reference is checked
         if tx.groups.get(group_id) is None:
             raise _broken_reference(f"group {group_id}")
         if broadcast_id is not None and tx.broadcasts.get(broadcast_id) is None:
@@ -996,9 +1062,18 @@ class MemoryGroupRepository:
                 kind=kind,
                 broadcast_id=broadcast_id,
                 created_at=at,
+                key=key,
+                link=link,
             ),
         )
         return notice_id
+
+    async def keys_starting(self, prefix: str) -> set[str]:
+        return {
+            row.key
+            for row in self._tx.group_notices.rows()
+            if row.key is not None and row.key.startswith(prefix)
+        }
 
     async def undelivered(
         self, channel: str, *, limit: int = 100
@@ -1010,6 +1085,54 @@ class MemoryGroupRepository:
                 found.append((row, group))
         found.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
         return [(self._notice(row), self._public(group)) for row, group in found][: max(limit, 0)]
+
+    async def claim(
+        self, channel: str, *, worker: str, at: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        at, until = _utc(at), _utc(until)
+        tx = self._tx
+        candidates: list[_GroupNotice] = []
+        for row in tx.group_notices.rows():
+            group = tx.groups.get(row.group_id)
+            if (
+                row.claimable(at)
+                and group is not None
+                and group.active
+                and group.channel == channel
+            ):
+                candidates.append(row)
+        candidates.sort(key=lambda row: (row.created_at, row.id))
+        won: list[tuple[_GroupNotice, _Group]] = []
+        for candidate in candidates[: max(limit, 0)]:
+            # Re-checked under the row's lock, so of two couriers racing only one gets it.
+            await tx.lock(("group_notices", candidate.id))
+            row = tx.group_notices.get(candidate.id)
+            if row is None or not row.claimable(at):
+                continue
+            row = replace(row, claimed_by=worker, claimed_until=until)
+            tx.group_notices.put(row.id, row)
+            group = tx.groups.get(row.group_id)
+            assert group is not None, "a group notice without a group"
+            won.append((row, group))
+        won.sort(key=lambda pair: (pair[0].created_at, pair[0].id))
+        return [(self._notice(row), self._public(group)) for row, group in won]
+
+    async def retry_later(self, notice_id: int, *, not_before: datetime, failed: bool) -> None:
+        not_before = _utc(not_before)
+        await self._tx.lock(("group_notices", notice_id))
+        row = self._tx.group_notices.get(notice_id)
+        if row is None or not row.pending:
+            return
+        self._tx.group_notices.put(
+            notice_id,
+            replace(
+                row,
+                not_before=not_before,
+                claimed_by=None,
+                claimed_until=None,
+                attempts=row.attempts + (1 if failed else 0),
+            ),
+        )
 
     async def _settle(self, notice_id: int, **outcome: Any) -> None:
         await self._tx.lock(("group_notices", notice_id))

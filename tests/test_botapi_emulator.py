@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -694,3 +695,229 @@ def test_wait_for_explains_a_timeout(emu: BotApiEmulator) -> None:
         emu.wait_for_message(USER, "never", timeout=0.2)
     assert "sendMessage" in str(caught.value)
     assert "1 update(s) not yet confirmed" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ flood limits
+
+
+class FakeClock:
+    """The emulator's clock, moved by hand: windows slide only when the test says so."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def limited(clock: FakeClock) -> Iterator[BotApiEmulator]:
+    with BotApiEmulator(clock=clock) as emulator:
+        emulator.enforce_limits()
+        yield emulator
+    assert not emulator.errors, emulator.errors
+
+
+def send(client: httpx.Client, emu: BotApiEmulator, chat_id: int, text: str) -> httpx.Response:
+    return client.post(
+        f"{emu.base_url}{emu.token}/sendMessage", json={"chat_id": chat_id, "text": text}
+    )
+
+
+def too_many(answer: httpx.Response) -> int:
+    """The retry_after of a flood 429, checking it looks like the real server's."""
+    assert answer.status_code == 429, answer.text
+    body = answer.json()
+    retry_after = body["parameters"]["retry_after"]
+    assert body == {
+        "ok": False,
+        "error_code": 429,
+        "description": f"Too Many Requests: retry after {retry_after}",
+        "parameters": {"retry_after": retry_after},
+    }
+    return retry_after
+
+
+def test_limits_are_off_by_default(emu: BotApiEmulator) -> None:
+    emu.register_chat(-5001, chat_type="group")
+    with httpx.Client() as client:
+        for i in range(40):  # beyond both limits, in well under a second
+            assert send(client, emu, -5001, f"m{i}").status_code == 200
+    assert emu.flood_refusals == 0
+    assert emu.sent_count(-5001) == 40
+    assert emu.sent_count(USER) == 0
+
+
+def test_thirty_messages_per_second_in_all(limited: BotApiEmulator, clock: FakeClock) -> None:
+    emu = limited
+    for user in (USER, 43):
+        emu.register_chat(user)
+    with httpx.Client() as client:
+        for i in range(30):  # private chats: only the overall limit applies
+            assert send(client, emu, USER if i % 2 else 43, f"m{i}").status_code == 200
+        assert too_many(send(client, emu, USER, "refused")) == 1
+        assert emu.flood_refusals == 1
+
+        # Not messages: edits, callback answers and chat actions are not counted nor refused.
+        first = emu.sent(USER)[0]["message_id"]
+        edit = {"chat_id": USER, "message_id": first, "text": "sửa"}
+        assert client.post(f"{emu.base_url}{emu.token}/editMessageText", json=edit).is_success
+        action = {"chat_id": USER, "action": "typing"}
+        assert client.post(f"{emu.base_url}{emu.token}/sendChatAction", json=action).is_success
+        # A 429 injected with fail_next is not a flood refusal.
+        emu.fail_next("sendMessage", status=429, retry_after=7)
+        assert too_many(send(client, emu, USER, "injected")) == 7
+        assert emu.flood_refusals == 1
+
+        clock.now += 0.5  # still within the second: the whole number rounds up
+        assert too_many(send(client, emu, USER, "refused")) == 1
+        assert emu.flood_refusals == 2
+
+        clock.now += 0.5  # the first 30 left the window; the refused calls took no slot
+        for i in range(30):
+            assert send(client, emu, USER, f"again{i}").status_code == 200
+        assert too_many(send(client, emu, 43, "refused")) == 1
+    assert emu.flood_refusals == 3
+    texts = [m["text"] for m in emu.sent(USER) + emu.sent(43)]
+    assert "refused" not in texts
+    assert "injected" not in texts
+    assert emu.sent_count(USER) == 15 + 30
+    assert emu.sent_count(43) == 15
+    assert len(emu.calls_to("sendMessage")) == 30 + 1 + 1 + 1 + 30 + 1  # refusals are logged
+
+
+def test_twenty_messages_per_minute_in_a_group(limited: BotApiEmulator, clock: FakeClock) -> None:
+    emu = limited
+    group, other = -5001, -1001234567890
+    emu.register_chat(group, chat_type="group")
+    emu.register_chat(other, chat_type="supergroup")
+    emu.register_chat(USER)
+    start = clock.now
+    with httpx.Client() as client:
+        for i in range(10):
+            assert send(client, emu, group, f"a{i}").status_code == 200
+        clock.now = start + 30
+        for i in range(10):
+            assert send(client, emu, group, f"b{i}").status_code == 200
+        clock.now = start + 45
+        assert too_many(send(client, emu, group, "refused")) == 15  # when the a's leave
+        assert send(client, emu, other, "another group").status_code == 200
+        assert send(client, emu, USER, "a private chat").status_code == 200
+
+        clock.now = start + 60  # the window slides: the a's are out, the b's still in
+        for i in range(10):
+            assert send(client, emu, group, f"c{i}").status_code == 200
+        assert too_many(send(client, emu, group, "refused")) == 30  # when the b's leave
+
+        clock.now = start + 89.25
+        assert too_many(send(client, emu, group, "refused")) == 1  # 0.75 s rounds up to 1
+        clock.now = start + 90
+        assert send(client, emu, group, "d").status_code == 200
+    assert emu.flood_refusals == 3
+    texts = [m["text"] for m in emu.sent(group)]
+    assert len(texts) == emu.sent_count(group) == 31
+    assert "refused" not in texts
+    assert emu.sent_count(other) == emu.sent_count(USER) == 1
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_ptb_reads_a_flood_refusal_as_retry_after(
+    limited: BotApiEmulator, clock: FakeClock
+) -> None:
+    emu = limited
+    emu.enforce_limits(per_second=30, per_group_per_minute=2)
+    emu.register_chat(-5001, chat_type="group")
+    async with Bot(emu.token, base_url=emu.base_url) as bot:
+        await bot.send_message(-5001, "một")
+        clock.now += 20
+        await bot.send_photo(-5001, _png(), caption="hai")  # photos count too
+        with pytest.raises(RetryAfter) as caught:
+            await bot.send_document(-5001, b"ba", filename="ba.txt")
+    assert caught.value.retry_after in (40, dt.timedelta(seconds=40))
+    assert emu.flood_refusals == 1
+    assert emu.sent_count(-5001) == 2
+
+
+def test_limits_must_allow_something(emu: BotApiEmulator) -> None:
+    with pytest.raises(ValueError):
+        emu.enforce_limits(per_second=0)
+    with pytest.raises(ValueError):
+        emu.enforce_limits(per_group_per_minute=0)
+
+
+# ------------------------------------------------------------------------------ kill hook
+
+
+def test_kill_on_send_kills_before_the_send_is_done(emu: BotApiEmulator) -> None:
+    emu.register_chat(USER)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        emu.kill_on_send(3, child.pid)
+        assert not emu.killed
+        with httpx.Client() as client:
+            assert send(client, emu, USER, "1").status_code == 200
+            assert client.get(f"{emu.base_url}{emu.token}/getMe").is_success  # not counted
+            assert send(client, emu, USER, "2").status_code == 200
+            assert child.poll() is None
+            with pytest.raises(httpx.TransportError):  # no answer: the sender is dead
+                send(client, emu, USER, "3")
+            assert child.wait(timeout=5) == -signal.SIGKILL
+            assert emu.killed
+            assert [m["text"] for m in emu.sent(USER)] == ["1", "2"]
+            assert [c["text"] for c in emu.calls_to("sendMessage")] == ["1", "2"]
+
+            # Fired once: the hook is disarmed and sends go through again.
+            assert send(client, emu, USER, "4").status_code == 200
+            assert send(client, emu, USER, "5").status_code == 200
+        assert [m["text"] for m in emu.sent(USER)] == ["1", "2", "4", "5"]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_kill_on_send_stops_a_broadcasting_process(emu: BotApiEmulator) -> None:
+    """The sender itself dies: what it sent before arrived, the send in flight did not."""
+    for user in range(1, 11):
+        emu.register_chat(user)
+    script = textwrap.dedent(
+        f"""
+        import json, sys, urllib.request
+
+        sys.stdin.readline()  # wait until the hook is armed
+        for user in range(1, 11):
+            request = urllib.request.Request(
+                {emu.base_url + emu.token + "/sendMessage"!r},
+                data=json.dumps({{"chat_id": user, "text": "tin"}}).encode(),
+                headers={{"Content-Type": "application/json"}},
+            )
+            urllib.request.urlopen(request).read()
+        """
+    )
+    env = {key: value for key, value in os.environ.items() if "proxy" not in key.lower()}
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, env=env)
+    try:
+        emu.kill_on_send(4, child.pid, method="sendmessage")  # case-insensitive, like the API
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        child.stdin.close()
+        assert child.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert emu.killed
+    assert [emu.sent_count(user) for user in range(1, 11)] == [1, 1, 1] + [0] * 7
+
+
+def test_kill_on_send_refuses_dangerous_pids(emu: BotApiEmulator) -> None:
+    for pid in (0, -1, os.getpid()):
+        with pytest.raises(ValueError):
+            emu.kill_on_send(1, pid)
+    with pytest.raises(ValueError):
+        emu.kill_on_send(0, 999_999)

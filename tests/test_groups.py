@@ -158,6 +158,8 @@ async def test_with_zalos_quota_used_up_a_broadcast_waits_and_nothing_is_dropped
         assert await zalo.deliver_group_notices() == 0
         assert len(await engine.undelivered_to_groups("zalo")) == 1  # still waiting
         emu.set_quota(None)
+        assert await zalo.deliver_group_notices() == 0  # not hammering Zalo: due in an hour
+        clock.advance(hours=1)
         assert await zalo.deliver_group_notices() == 1
         await client.close()
     async with store() as uow:

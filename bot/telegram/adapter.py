@@ -17,7 +17,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import (
     Bot,
@@ -31,6 +31,8 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot import courier
+from bot.courier import GroupCourier
 from bot.telegram.convert import (
     CHANNEL,
     GroupCommand,
@@ -43,6 +45,7 @@ from conversations.engine import Engine
 from conversations.i18n import LOCALES, N_, _, normalise_locale, using_locale
 from conversations.messages import Event, Option, Reply
 from conversations.notices import NOTICE_PROMPT
+from conversations.ports import Group, GroupNotice
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,13 @@ MENU_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", N_("What you can do here")),
     ("lang", N_("Change language")),
     ("link", N_("Continue on another messenger (Zalo)")),
+    ("reminders", N_("Turn reminders on or off")),
     ("cancel", N_("Stop what you are doing")),
 )
+
+
+# Bot API descriptions that mean the bot is no longer in the group.
+_GROUP_GONE = ("chat not found", "kicked", "not a member", "group chat was upgraded")
 
 
 class Unreachable(Exception):
@@ -92,9 +100,11 @@ async def with_retries(call: Callable[[], Awaitable[T]], *, attempts: int = SEND
 class TelegramAdapter:
     """Turns updates into engine turns and replies into Bot API calls."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, **courier_options: Any) -> None:
         self.engine = engine
         self.outbox_wakeup = asyncio.Event()
+        self.courier_options = courier_options  # for GroupCourier: limits, lease_s, …
+        self.group_courier: GroupCourier | None = None
 
     # ------------------------------------------------------------------ wiring
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -285,33 +295,52 @@ class TelegramAdapter:
         return delivered
 
     async def deliver_group_notices(self, bot: Bot) -> int:
-        """Send the outbox's group messages (broadcasts); a group that removed the bot is
-        marked inactive. Per-group limits are kept by python-telegram-bot's rate limiter."""
-        delivered = 0
-        for notice, group in await self.engine.undelivered_to_groups(CHANNEL):
-            reference = ""
-            try:
-                for part in render(Reply(text=notice.text)):
-                    sent = await with_retries(
-                        lambda p=part, c=int(group.chat_id): bot.send_message(
-                            c, p.html, parse_mode=ParseMode.HTML
-                        )
-                    )
-                    reference = str(sent.message_id)
-            except Unreachable as error:
-                await self.engine.group_notice_done(
-                    notice, group, failed=str(error), group_gone=True
-                )
-                continue
-            except BadRequest as error:
-                gone = "not found" in str(error).lower()
-                await self.engine.group_notice_done(
-                    notice, group, failed=str(error), group_gone=gone
-                )
-                continue
-            await self.engine.group_notice_done(notice, group, reference=reference)
-            delivered += 1
+        """One pass of the group courier (claims, pacing, 429s, removed groups: see
+        :mod:`bot.courier`), then the reports of broadcasts that finished."""
+        if self.group_courier is None:
+
+            async def send(notice: GroupNotice, group: Group) -> str:
+                return await self.send_group_notice(bot, notice, group)
+
+            self.group_courier = GroupCourier(self.engine, CHANNEL, send, **self.courier_options)
+        delivered = await self.group_courier.deliver()
+        await self.engine.report_broadcasts()
         return delivered
+
+    async def send_group_notice(self, bot: Bot, notice: GroupNotice, group: Group) -> str:
+        """Send one group notice (with a button opening the bot when it has a link); Bot API
+        errors become the courier's."""
+        markup = None
+        if notice.link and bot.username:
+            with using_locale(group.locale):
+                label = _("✍️ Write an initiative")
+            url = f"https://t.me/{bot.username}?start={notice.link}"
+            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
+        parts = render(Reply(text=notice.text))
+        reference = ""
+        try:
+            for index, part in enumerate(parts):
+                sent = await bot.send_message(
+                    int(group.chat_id),
+                    part.html,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if index == len(parts) - 1 else None,
+                )
+                reference = str(sent.message_id)
+        except RetryAfter as error:
+            wait = error.retry_after
+            raise courier.RetryAfter(
+                wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            ) from error
+        except Forbidden as error:
+            raise courier.GroupGone(str(error)) from error
+        except BadRequest as error:
+            if any(sign in str(error).lower() for sign in _GROUP_GONE):
+                raise courier.GroupGone(str(error)) from error
+            raise courier.Refused(str(error)) from error
+        except NetworkError as error:  # TimedOut included; BadRequest was taken above
+            raise courier.Transient(str(error)) from error
+        return reference
 
     # ------------------------------------------------------------------ errors
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -17,6 +17,8 @@ from collections import OrderedDict
 from datetime import date
 from typing import Any
 
+from bot import courier
+from bot.courier import GroupCourier
 from bot.split import split_text
 from bot.zalo.client import (
     MAX_TEXT,
@@ -29,12 +31,15 @@ from bot.zalo.client import (
 from conversations.engine import Engine
 from conversations.i18n import N_, _, normalise_locale, using_locale
 from conversations.messages import Attachment, Event, GroupEvent, Reply
+from conversations.ports import Group, GroupNotice
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 TYPING_AFTER_S = 0.4
 SEEN_MESSAGES = 10_000  # message ids remembered for de-duplication
+RATE_LIMIT_PAUSE_S = 5.0  # Zalo's "too many requests" carries no retry-after
+QUOTA_PAUSE_S = 3600.0  # the monthly quota is used up: try again in an hour
 
 
 def render(reply: Reply, limit: int = MAX_TEXT) -> list[str]:
@@ -89,9 +94,11 @@ def event_from_update(update: dict[str, Any]) -> Event | GroupEvent | None:
 class ZaloAdapter:
     """Turns Zalo updates into engine turns; sends replies and notices within Zalo's limits."""
 
-    def __init__(self, engine: Engine, client: ZaloClient) -> None:
+    def __init__(self, engine: Engine, client: ZaloClient, **courier_options: Any) -> None:
         self.engine = engine
         self.client = client
+        self.courier_options = courier_options  # for GroupCourier: limits, lease_s, …
+        self.group_courier: GroupCourier | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.quota_exhausted = False
         self._quota_told_on: date | None = None
@@ -200,29 +207,35 @@ class ZaloAdapter:
         )
 
     async def deliver_group_notices(self) -> int:
-        """Broadcasts to Zalo groups, within the quota: over it, they wait (nothing dropped)."""
-        delivered = 0
-        for notice, group in await self.engine.undelivered_to_groups(CHANNEL):
-            reference = ""
-            try:
-                for part in split_text(notice.text, MAX_TEXT):
-                    reference = await self._send_text(group.chat_id, part)
-            except QuotaExceeded:
-                await self._tell_admins_of_quota()
-                break
-            except RateLimited:
-                break
-            except Blocked as error:
-                await self.engine.group_notice_done(
-                    notice, group, failed=str(error), group_gone=True
-                )
-                continue
-            except (ZaloError, OSError) as error:
-                await self.engine.group_notice_done(notice, group, failed=str(error))
-                continue
-            await self.engine.group_notice_done(notice, group, reference=reference)
-            delivered += 1
+        """One pass of the group courier (see :mod:`bot.courier`); over the quota the
+        notices wait (nothing dropped) and the admins are told."""
+        if self.group_courier is None:
+            self.group_courier = GroupCourier(
+                self.engine, CHANNEL, self.send_group_notice, **self.courier_options
+            )
+        delivered = await self.group_courier.deliver()
+        await self.engine.report_broadcasts()
         return delivered
+
+    async def send_group_notice(self, notice: GroupNotice, group: Group) -> str:
+        """Send one group notice; Zalo errors become the courier's."""
+        reference = ""
+        try:
+            for part in split_text(notice.text, MAX_TEXT):
+                reference = await self.client.send_message(group.chat_id, part)
+                self.sent += 1
+        except QuotaExceeded as error:
+            await self._tell_admins_of_quota()
+            raise courier.RetryAfter(QUOTA_PAUSE_S) from error
+        except RateLimited as error:
+            raise courier.RetryAfter(RATE_LIMIT_PAUSE_S) from error
+        except Blocked as error:
+            raise courier.GroupGone(str(error)) from error
+        except ZaloError as error:
+            raise courier.Refused(str(error)) from error
+        except OSError as error:
+            raise courier.Transient(str(error)) from error
+        return reference
 
     async def deliver_notices(self) -> int:
         """Send the outbox's notices for Zalo accounts. With the quota used up nothing is

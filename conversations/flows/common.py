@@ -74,6 +74,7 @@ async def _menu_prompt(turn: Turn) -> Prompt:
     options += [
         Option("unit", _("🏢 Change my union")),
         Option("lang", _("🌐 Language / Ngôn ngữ")),
+        Option("reminders", _("🔔 Reminders")),
     ]
     return Prompt("\n".join(lines), options, free_text=False)
 
@@ -92,6 +93,8 @@ async def _menu_handle(turn: Turn, answer: Answer) -> None:
             await turn.start_flow("broadcast")
         case "invite":
             await turn.start_flow("invite")
+        case "reminders":
+            await turn.start_flow("reminders")
         case "lang":
             turn.state["return_to"] = ["menu", MenuStep.MAIN]
             await turn.go("onboarding", "language", remember=False)

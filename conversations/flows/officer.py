@@ -21,6 +21,7 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 
+from conversations.announcements import publicise
 from conversations.authority import Authority
 from conversations.eligibility import check
 from conversations.flows.common import go_to_menu
@@ -305,6 +306,8 @@ async def decide(turn: Turn, item: StoredInitiative, decision: Status, note: str
         StatusChange(item.id, Status.SUBMITTED, decision, turn.conv.person_id, turn.now, note)
     )
     await tell_author(turn, item, decision, note)
+    if decision is Status.APPROVED:
+        await publicise(turn.uow, turn.campaign, turn.units, item, turn.now)
     await close_prompts(turn, item, decision, turn.conv.display_name or _("an officer"))
     turn.say(_("Done: #{id} {decision}.").format(id=item.id, decision=decision_word(decision)))
     await _after_decision(turn, item.id)

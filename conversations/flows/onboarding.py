@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from conversations.commands import JOIN_PREFIX, OFFICER_PREFIX
 from conversations.flows.common import go_to_menu
 from conversations.flows.officer import authority, redeem_invite
 from conversations.i18n import LOCALES, N_, _
@@ -27,8 +28,6 @@ from conversations.messages import Option
 from conversations.ports import Unit, UnitLevel
 from conversations.turn import Answer, Flow, Prompt, StepSpec, Turn
 
-JOIN_PREFIX = "join-"
-OFFICER_PREFIX = "officer-"
 MAX_MATCHES = 8
 LANGUAGE_NAMES = {"vi": "🇻🇳 Tiếng Việt", "en": "🇬🇧 English"}
 

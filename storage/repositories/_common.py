@@ -39,6 +39,29 @@ class _InsertOnce:
         return result.rowcount == 1
 
 
+class _InsertKeyed:
+    """An INSERT that skips a row whose unique key is taken and gives the new row's id, or
+    ``None`` when it skipped: a scheduled notice is written once, however often it is due."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        id_column = table.c.id
+        self._statements: dict[str, Executable] = {
+            "sqlite": sqlite.insert(table).on_conflict_do_nothing().returning(id_column),
+            "postgresql": postgresql.insert(table).on_conflict_do_nothing().returning(id_column),
+        }
+
+    async def __call__(self, connection: AsyncConnection, values: dict[str, Any]) -> int | None:
+        statement = self._statements.get(connection.dialect.name)
+        if statement is None:
+            raise NotImplementedError(
+                f"no INSERT … ON CONFLICT DO NOTHING RETURNING into {self._table.name} "
+                f"for {connection.dialect.name}"
+            )
+        found = (await connection.execute(statement, values)).first()
+        return None if found is None else int(found[0])
+
+
 def _new_id(key: Row[*tuple[Any, ...]] | None) -> int:
     assert key is not None, "the insert produced no primary key"
     return int(key[0])

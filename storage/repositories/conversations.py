@@ -75,8 +75,18 @@ _MOVE_IDENTITY = (
     .values(person_id=bindparam("person_id"), unreachable_since=None)
 )
 _GET_PERSON = select(
-    people.c.id, people.c.display_name, people.c.locale, people.c.unit_code
+    people.c.id,
+    people.c.display_name,
+    people.c.locale,
+    people.c.unit_code,
+    people.c.reminders_off,
 ).where(people.c.id == bindparam("b_id"))
+_SET_REMINDERS_OFF = update(people).where(people.c.id == bindparam("b_id"))
+_IDLE_IN_FLOW = (
+    select(people.c.id, people.c.updated_at)
+    .where(people.c.flow == bindparam("b_flow"), people.c.updated_at < bindparam("b_before"))
+    .order_by(people.c.id)
+)
 
 
 class SqlConversationRepository:
@@ -223,5 +233,21 @@ class SqlConversationRepository:
         if row is None:
             return None
         return Person(
-            id=row.id, display_name=row.display_name, locale=row.locale, unit_code=row.unit_code
+            id=row.id,
+            display_name=row.display_name,
+            locale=row.locale,
+            unit_code=row.unit_code,
+            reminders_off=bool(row.reminders_off),
         )
+
+    async def set_reminders_off(self, person_id: int, off: bool) -> None:
+        # Not a turn's save: the version stays, so a turn in flight is not made to redo.
+        await self._connection.execute(
+            _SET_REMINDERS_OFF, {"b_id": person_id, "reminders_off": off}
+        )
+
+    async def idle_in_flow(self, flow: str, before: datetime) -> list[tuple[int, datetime]]:
+        result = await self._connection.execute(
+            _IDLE_IN_FLOW, {"b_flow": flow, "b_before": before}
+        )
+        return [(row.id, row.updated_at) for row in result]

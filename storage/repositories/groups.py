@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, Row, bindparam, insert, select, update
+from sqlalchemy import Executable, Row, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.ports import Broadcast, Group, GroupNotice
 from storage.models import broadcasts, group_notices, groups
-from storage.repositories._common import _new_id
+from storage.repositories._common import _InsertKeyed, _new_id
 
 _GROUP_COLUMNS = (
     groups.c.id,
@@ -72,8 +72,16 @@ _GROUP_NOTICE_COLUMNS = (
     group_notices.c.broadcast_id,
     group_notices.c.delivered_at,
     group_notices.c.failed,
+    group_notices.c.link,
+    group_notices.c.key,
+    group_notices.c.attempts,
 )
 _INSERT_GROUP_NOTICE = insert(group_notices)
+_INSERT_KEYED_GROUP_NOTICE = _InsertKeyed(group_notices)
+# A range, not LIKE: uses the key's index, and no character in a key is a wildcard.
+_KEYS_STARTING = select(group_notices.c.key).where(
+    group_notices.c.key >= bindparam("b_prefix"), group_notices.c.key < bindparam("b_end")
+)
 _PENDING = (group_notices.c.delivered_at.is_(None), group_notices.c.failed.is_(None))
 # The group's columns under their own labels, next to the notice's.
 _GROUP_LABELLED = tuple(column.label(f"g_{column.name}") for column in _GROUP_COLUMNS)
@@ -83,6 +91,45 @@ _UNDELIVERED_TO_GROUPS = (
     .where(*_PENDING, groups.c.channel == bindparam("b_channel"), groups.c.active)
     .order_by(group_notices.c.created_at, group_notices.c.id)
     .limit(bindparam("b_limit"))
+)
+# Due, and not held by a live claim (a courier that died lets go when its claim runs out).
+_CLAIMABLE = (
+    *_PENDING,
+    or_(group_notices.c.not_before.is_(None), group_notices.c.not_before <= bindparam("b_at")),
+    or_(
+        group_notices.c.claimed_until.is_(None),
+        group_notices.c.claimed_until <= bindparam("b_at"),
+    ),
+)
+_CLAIMABLE_FOR_CHANNEL = (
+    select(group_notices.c.id)
+    .select_from(group_notices.join(groups, groups.c.id == group_notices.c.group_id))
+    .where(*_CLAIMABLE, groups.c.channel == bindparam("b_channel"), groups.c.active)
+    .order_by(group_notices.c.created_at, group_notices.c.id)
+    .limit(bindparam("b_limit"))
+)
+# Re-checked in the UPDATE, so of two couriers racing for a row only one gets it back.
+_CLAIM = (
+    update(group_notices)
+    .where(group_notices.c.id.in_(bindparam("b_ids", expanding=True)), *_CLAIMABLE)
+    .values(claimed_by=bindparam("b_worker"), claimed_until=bindparam("b_until"))
+    .returning(group_notices.c.id)
+)
+_CLAIMED = (
+    select(*_GROUP_NOTICE_COLUMNS, *_GROUP_LABELLED)
+    .select_from(group_notices.join(groups, groups.c.id == group_notices.c.group_id))
+    .where(group_notices.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(group_notices.c.created_at, group_notices.c.id)
+)
+_RETRY_LATER = (
+    update(group_notices)
+    .where(group_notices.c.id == bindparam("b_id"), *_PENDING)
+    .values(
+        not_before=bindparam("b_not_before"),
+        claimed_by=None,
+        claimed_until=None,
+        attempts=group_notices.c.attempts + bindparam("b_tries"),
+    )
 )
 # Parameters named like columns (delivered_at, reference, failed, failed_at) become the SET.
 _SETTLE_GROUP_NOTICE = update(group_notices).where(
@@ -134,6 +181,9 @@ def _group_notice(row: Row[*tuple[Any, ...]]) -> GroupNotice:
         broadcast_id=row.broadcast_id,
         delivered_at=row.delivered_at,
         failed=row.failed,
+        link=row.link,
+        key=row.key,
+        attempts=row.attempts,
     )
 
 
@@ -206,18 +256,52 @@ class SqlGroupRepository:
         at: datetime,
         kind: str = "",
         broadcast_id: int | None = None,
-    ) -> int:
-        result = await self._connection.execute(
-            _INSERT_GROUP_NOTICE,
-            {
-                "group_id": group_id,
-                "text": text,
-                "kind": kind,
-                "broadcast_id": broadcast_id,
-                "created_at": at,
-            },
-        )
+        key: str | None = None,
+        link: str | None = None,
+    ) -> int | None:
+        values = {
+            "group_id": group_id,
+            "text": text,
+            "kind": kind,
+            "broadcast_id": broadcast_id,
+            "created_at": at,
+            "key": key,
+            "link": link,
+        }
+        if key is not None:
+            return await _INSERT_KEYED_GROUP_NOTICE(self._connection, values)
+        result = await self._connection.execute(_INSERT_GROUP_NOTICE, values)
         return _new_id(result.inserted_primary_key)
+
+    async def keys_starting(self, prefix: str) -> set[str]:
+        result = await self._connection.execute(
+            _KEYS_STARTING, {"b_prefix": prefix, "b_end": prefix + "\U0010ffff"}
+        )
+        return {str(key) for key in result.scalars()}
+
+    async def claim(
+        self, channel: str, *, worker: str, at: datetime, until: datetime, limit: int = 100
+    ) -> list[tuple[GroupNotice, Group]]:
+        candidates = await self._connection.execute(
+            _CLAIMABLE_FOR_CHANNEL, {"b_channel": channel, "b_at": at, "b_limit": max(limit, 0)}
+        )
+        ids = list(candidates.scalars())
+        if not ids:
+            return []
+        won = await self._connection.execute(
+            _CLAIM, {"b_ids": ids, "b_at": at, "b_worker": worker, "b_until": until}
+        )
+        claimed = list(won.scalars())
+        if not claimed:
+            return []
+        result = await self._connection.execute(_CLAIMED, {"b_ids": claimed})
+        return [(_group_notice(row), _group(row, "g_")) for row in result]
+
+    async def retry_later(self, notice_id: int, *, not_before: datetime, failed: bool) -> None:
+        await self._connection.execute(
+            _RETRY_LATER,
+            {"b_id": notice_id, "b_not_before": not_before, "b_tries": 1 if failed else 0},
+        )
 
     async def undelivered(
         self, channel: str, *, limit: int = 100

@@ -91,6 +91,14 @@ _SUBMITTED_BEFORE = (
     )
     .order_by(initiatives.c.submitted_at, initiatives.c.id)
 )
+_UNTOUCHED_SINCE = (
+    select(*_INITIATIVE_COLUMNS)
+    .where(
+        initiatives.c.status.in_(bindparam("b_statuses", expanding=True)),
+        initiatives.c.updated_at < bindparam("b_moment"),
+    )
+    .order_by(initiatives.c.updated_at, initiatives.c.id)
+)
 _ALERTS = select(initiative_alerts.c.alert).where(
     initiative_alerts.c.initiative_id == bindparam("b_id")
 )
@@ -287,6 +295,15 @@ class SqlInitiativeRepository:
 
     async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
         result = await self._connection.execute(_SUBMITTED_BEFORE, {"b_moment": moment})
+        return [_initiative(row) for row in result]
+
+    async def untouched_since(
+        self, statuses: Sequence[Status], moment: datetime
+    ) -> list[StoredInitiative]:
+        result = await self._connection.execute(
+            _UNTOUCHED_SINCE,
+            {"b_statuses": [Status(s).value for s in statuses], "b_moment": moment},
+        )
         return [_initiative(row) for row in result]
 
     async def alerts(self, initiative_id: int) -> set[str]:

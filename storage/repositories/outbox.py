@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.ports import Notice
 from storage.models import identities, outbox, outbox_deliveries
-from storage.repositories._common import _InsertOnce, _new_id
+from storage.repositories._common import _InsertKeyed, _InsertOnce, _new_id
 
 _NOTICE_COLUMNS = (
     outbox.c.id,
@@ -28,6 +28,7 @@ _NOTICE_COLUMNS = (
     outbox.c.created_at,
 )
 _INSERT_NOTICE = insert(outbox)
+_INSERT_KEYED_NOTICE = _InsertKeyed(outbox)
 _FOR_INITIATIVE = (
     select(*_NOTICE_COLUMNS)
     .where(outbox.c.initiative_id == bindparam("b_id"), outbox.c.kind == bindparam("b_kind"))
@@ -86,19 +87,21 @@ class SqlOutboxRepository:
         kind: str = "",
         initiative_id: int | None = None,
         replaces: int | None = None,
-    ) -> int:
-        result = await self._connection.execute(
-            _INSERT_NOTICE,
-            {
-                "person_id": person_id,
-                "text": text,
-                "options": [[code, label] for code, label in options],
-                "kind": kind,
-                "initiative_id": initiative_id,
-                "replaces": replaces,
-                "created_at": at,
-            },
-        )
+        key: str | None = None,
+    ) -> int | None:
+        values = {
+            "person_id": person_id,
+            "text": text,
+            "options": [[code, label] for code, label in options],
+            "kind": kind,
+            "initiative_id": initiative_id,
+            "replaces": replaces,
+            "created_at": at,
+            "key": key,
+        }
+        if key is not None:
+            return await _INSERT_KEYED_NOTICE(self._connection, values)
+        result = await self._connection.execute(_INSERT_NOTICE, values)
         return _new_id(result.inserted_primary_key)
 
     async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:

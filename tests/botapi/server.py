@@ -26,11 +26,18 @@ It follows the real server where a bot can tell the difference:
 - HTML is parsed like tdlib does it (same tags, same error messages with byte offsets), lengths
   are counted on the visible text, leading/trailing whitespace is trimmed, and entities are
   reported in UTF-16 code units; ``bot_command``, ``mention``, ``hashtag`` and ``url`` entities
-  are detected in plain text, approximately like the real server.
+  are detected in plain text, approximately like the real server;
+- flood limits, when a test turns them on with :meth:`BotApiEmulator.enforce_limits`: too many
+  messages per second overall, or per minute in one group, get ``429 Too Many Requests`` with
+  ``retry_after``, as the real server answers a bulk sender (off by default; for a one-off 429
+  use :meth:`BotApiEmulator.fail_next`).
 
 Not emulated (answered with a distinctive 400 naming this file, or not at all): Markdown parse
-modes, inline mode, payments, webhooks actually being called, flood limits (use
-:meth:`BotApiEmulator.fail_next`), bare-domain URL detection, email/phone entities.
+modes, inline mode, payments, webhooks actually being called, bare-domain URL detection,
+email/phone entities.
+
+:meth:`BotApiEmulator.kill_on_send` is not about the API at all: it SIGKILLs a bot process the
+moment its n-th send arrives, so a test can check what a bot that died mid-broadcast does next.
 
 Everything here is standard library only and thread-safe: the HTTP server runs in daemon threads
 and all state sits behind one lock, so tests may drive and observe it from any thread. The
@@ -45,9 +52,13 @@ import contextlib
 import copy
 import itertools
 import json
+import math
 import mimetypes
+import os
 import re
+import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +74,14 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
 MAX_COMMANDS = 100
+
+# Telegram's documented limits for bots (core.telegram.org/bots/faq): about 30 messages per
+# second in all, at most 20 messages per minute in one group. Defaults of enforce_limits().
+FLOOD_PER_SECOND = 30
+FLOOD_PER_GROUP_PER_MINUTE = 20
+# The calls that put a new message in a chat, which is what those limits count. Edits,
+# callback answers and chat actions make no message; the other send* methods are not emulated.
+_MESSAGE_SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 
 
 def _words(text: str) -> frozenset[str]:
@@ -763,8 +782,9 @@ class BotApiEmulator(LoopbackEmulator):
       :meth:`user_sends_photo`, :meth:`user_sends_document`, :meth:`bot_added_to_group`,
       :meth:`bot_removed_from_group`, :meth:`register_chat`;
     - faults: :meth:`fail_next`, :meth:`disconnect_next`, :meth:`delay_next`, :meth:`block`,
-      :meth:`unblock`;
-    - observe: :meth:`sent`, :meth:`last_sent`, :meth:`history`, :attr:`calls`,
+      :meth:`unblock`, :meth:`enforce_limits`, :meth:`kill_on_send`;
+    - observe: :meth:`sent`, :meth:`sent_count`, :attr:`flood_refusals`, :attr:`killed`,
+      :meth:`last_sent`, :meth:`history`, :attr:`calls`,
       :meth:`calls_to`, :meth:`commands`, :meth:`visible_commands`, :meth:`chat_actions`,
       :attr:`answered_callbacks`, :meth:`reply_keyboard`, :meth:`file_bytes`,
       :attr:`pending_updates`, :attr:`webhook`, :attr:`errors`;
@@ -815,6 +835,19 @@ class BotApiEmulator(LoopbackEmulator):
         self._files: dict[str, _File] = {}
         self._file_paths: dict[str, str] = {}
         self._file_seq = itertools.count(1)
+
+        # Flood limits (enforce_limits): None while off, else (per second, per group per minute),
+        # and the clock times of the sends accepted within each window, oldest first.
+        self._limits: tuple[int, int] | None = None
+        self._window_all: deque[float] = deque()
+        self._window_groups: dict[int, deque[float]] = {}
+        self._flood_refusals = 0
+        self._send_counts: dict[int, int] = {}
+        # The kill hook (kill_on_send): (method in lower case, nth, pid) while armed, and how
+        # many calls of that method arrived since it was armed.
+        self._kill: tuple[str, int, int] | None = None
+        self._kill_seen = 0
+        self._killed = False
 
         self._methods: dict[str, tuple[str, Callable[..., Any]]] = {}
         for attribute in dir(self):
@@ -880,6 +913,48 @@ class BotApiEmulator(LoopbackEmulator):
 
     def _fault_key(self, method: str) -> str:
         return method.lower()  # method names are case-insensitive
+
+    def enforce_limits(
+        self,
+        *,
+        per_second: int = FLOOD_PER_SECOND,
+        per_group_per_minute: int = FLOOD_PER_GROUP_PER_MINUTE,
+    ) -> None:
+        """Refuse sends beyond Telegram's flood limits with 429, as the real server does.
+
+        From now on, a message-sending call (``sendMessage``, ``sendPhoto``, ``sendDocument``)
+        is refused when ``per_second`` sends were already accepted (to any chat) within the last
+        second, or ``per_group_per_minute`` to the same group or supergroup within the last 60
+        seconds: ``429`` with ``"parameters": {"retry_after": N}``, N the whole seconds (at least
+        1) until a slot frees up. A refused call delivers nothing and takes no slot, so a bot
+        that waits ``retry_after`` gets through. Windows slide on the emulator's clock (the
+        ``clock`` it was built with), so a test with a fake clock decides when time passes.
+        Calling this again sets new limits and forgets what the windows held.
+        """
+        if per_second < 1 or per_group_per_minute < 1:
+            raise ValueError("flood limits must allow at least one message")
+        with self._lock:
+            self._limits = (per_second, per_group_per_minute)
+            self._window_all.clear()
+            self._window_groups.clear()
+
+    def kill_on_send(self, nth: int, pid: int, method: str = "sendMessage") -> None:
+        """SIGKILL process ``pid`` when the ``nth`` call of ``method`` from now on arrives.
+
+        That call is neither done nor logged in :attr:`calls` — it never reached Telegram — and
+        its connection is dropped without an answer (its sender is dead anyway): the bot died
+        with this send in flight. Fires once, then disarms; :attr:`killed` tells it fired.
+        Arming again starts counting afresh. ``pid`` must be another process: the emulator's
+        own would take the test down, and 0 or a negative pid would signal process groups.
+        """
+        if nth < 1:
+            raise ValueError("nth counts calls from 1")
+        if pid <= 0 or pid == os.getpid():
+            raise ValueError(f"refusing to SIGKILL pid {pid}: pass the bot's own process id")
+        with self._lock:
+            self._kill = (method.lower(), nth, pid)
+            self._kill_seen = 0
+            self._killed = False
 
     def block(self, user_id: int) -> dict[str, Any]:
         """The user blocks the bot: sends, edits and chat actions to them get 403 from now on.
@@ -1122,6 +1197,28 @@ class BotApiEmulator(LoopbackEmulator):
             return [
                 copy.deepcopy(m) for m in chat.messages.values() if m["from"]["id"] == self.bot_id
             ]
+
+    def sent_count(self, chat_id: int) -> int:
+        """How many sends (``sendMessage``, ``sendPhoto``, ``sendDocument``) to that chat
+        succeeded, whether or not limits are on.
+
+        Unlike ``len(sent(chat_id))`` it counts deleted messages too and costs nothing, so a
+        benchmark may poll it while thousands of messages go out.
+        """
+        with self._lock:
+            return self._send_counts.get(chat_id, 0)
+
+    @property
+    def flood_refusals(self) -> int:
+        """How many calls :meth:`enforce_limits` refused with 429 (not :meth:`fail_next`'s)."""
+        with self._lock:
+            return self._flood_refusals
+
+    @property
+    def killed(self) -> bool:
+        """Whether the :meth:`kill_on_send` hook armed last has fired."""
+        with self._lock:
+            return self._killed
 
     def last_sent(self, chat_id: int) -> dict[str, Any] | None:
         """The bot's latest (not deleted) message in that chat, or None."""
@@ -1535,6 +1632,11 @@ class BotApiEmulator(LoopbackEmulator):
             return self._serve_file(path[len("/file/bot") :])
         try:
             method = self._api_method(path)
+        except ApiError as error:
+            return self._error(error)
+        if self._kill_fires(method):
+            return Response(0, b"", disconnect=True)
+        try:
             params, uploads = decode_request(content_type, body, parts.query)
         except ApiError as error:
             return self._error(error)
@@ -1546,7 +1648,96 @@ class BotApiEmulator(LoopbackEmulator):
         if entry is None:
             return self._serve_call(method, logged, None)
         name, api = entry
-        return self._serve_call(name, logged, lambda: api(params, uploads))
+
+        def call() -> Any:
+            return api(params, uploads)
+
+        if name in _MESSAGE_SENDS:
+            return self._serve_call(name, logged, lambda: self._send_within_limits(params, call))
+        return self._serve_call(name, logged, call)
+
+    def _kill_fires(self, method: str) -> bool:
+        """Count a call of ``method`` for the kill hook; if it is the one, SIGKILL and disarm."""
+        with self._lock:
+            if self._kill is None or method.lower() != self._kill[0]:
+                return False
+            self._kill_seen += 1
+            _, nth, pid = self._kill
+            if self._kill_seen < nth:
+                return False
+            self._kill = None
+            with contextlib.suppress(ProcessLookupError):  # died already: the call is lost too
+                os.kill(pid, signal.SIGKILL)
+            self._killed = True
+            self._touch()
+            return True
+
+    # ---------------------------------------------------------------- internals: flood limits
+
+    def _send_within_limits(self, params: dict[str, Any], send: Callable[[], Any]) -> Any:
+        """Do a message send (with the lock held) unless the flood limits refuse it; count it.
+
+        Only a send that delivers takes a slot: a refused or invalid one does not.
+        """
+        now = self._clock()
+        group = self._flood_group(params)
+        if self._limits is not None:
+            wait = self._flood_wait(group, now)
+            if wait:
+                self._flood_refusals += 1
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {wait}", {"retry_after": wait}
+                )
+        message = send()
+        if self._limits is not None:
+            self._window_all.append(now)
+            if group is not None:
+                self._window_groups.setdefault(group, deque()).append(now)
+        chat_id = message["chat"]["id"]
+        self._send_counts[chat_id] = self._send_counts.get(chat_id, 0) + 1
+        return message
+
+    def _flood_group(self, params: dict[str, Any]) -> int | None:
+        """The group or supergroup a send goes to (its per-minute window), or None."""
+        try:
+            chat_id = self._opt_int(params, "chat_id")
+        except ApiError:  # the send itself will say what is wrong with it
+            return None
+        if chat_id is None:
+            return None
+        chat = self._chats.get(chat_id)
+        private = chat.type == "private" if chat is not None else chat_id > 0
+        return None if private else chat_id
+
+    def _flood_wait(self, group: int | None, now: float) -> int:
+        """0 if a send to ``group`` fits the limits at ``now``, else the seconds until it would.
+
+        Drops the times that left their window first, so each check costs O(window), not
+        O(history), however many messages went out before.
+        """
+        assert self._limits is not None
+        per_second, per_group = self._limits
+        waits = [self._window_wait(self._window_all, per_second, 1.0, now)]
+        if group is not None:
+            window = self._window_groups.get(group)
+            if window is not None:
+                waits.append(self._window_wait(window, per_group, 60.0, now))
+                if not window:
+                    del self._window_groups[group]
+        return max(waits)
+
+    @staticmethod
+    def _window_wait(times: deque[float], limit: int, span: float, now: float) -> int:
+        """Seconds (rounded up, at least 1) until ``times`` holds fewer than ``limit`` sends
+        within ``span``; 0 if it already does. Forgets the times older than ``span``."""
+        while times and now - times[0] >= span:
+            times.popleft()
+        if len(times) < limit:
+            return 0
+        # The slot frees when the send ``limit`` places from the end leaves the window. A hair
+        # under a whole number stays that number (float noise must not turn 45 into 46).
+        frees_at = times[-limit] + span
+        return max(1, min(math.ceil(frees_at - now - 1e-6), math.ceil(span)))
 
     def _unknown_method(self, method: str) -> Response:
         if method.lower() in _NOT_EMULATED:

@@ -7,7 +7,7 @@
       ─▶ NOVEL ─▶ APPLICATION ─▶ [APPLIED_ON]
       ─▶ [RESEARCH_ACCEPTED_ON ─▶ EFFECT_CONFIRMED] ─▶ ECONOMIC_BENEFIT ─▶ [VALUE_VND]
       ─▶ SOCIAL_BENEFIT ─▶ AUTHOR_NAME ─▶ AUTHOR_SHARE ─▶ AUTHOR_MORE ─(several)─▶ AUTHOR_LEAD
-      ─▶ IP_PROTECTED ─▶ REVIEW ─▶ submitted ─▶ menu
+      ─▶ IP_PROTECTED ─▶ REVIEW ─▶ [PUBLISH: may the groups see it?] ─▶ submitted ─▶ menu
                            │ └─▶ EDIT (pick a field) ─▶ that question ─▶ … ─▶ REVIEW
                            └─▶ kept as draft ─▶ menu
 

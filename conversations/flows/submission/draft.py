@@ -21,7 +21,9 @@ from conversations.turn import Answer, HandleFn, PromptFn, StepSpec, Turn
 
 # Kept with the draft and the stored record but not part of the program's record (PROGRAM.md):
 # the photo or PDF of the recognition decision, by the messenger's file reference.
-EXTRA_FIELDS = ("decision_file",)
+# Kept with the record, outside PROGRAM.md's fields: the decision's scan, and whether the
+# author agreed to have the initiative shown in the union's groups once approved (II.4).
+EXTRA_FIELDS = ("decision_file", "publish")
 # Stored with a submitted record but not answers the person gives.
 NOT_ANSWERS = ("submitted_at", "credited_author")
 KEEP = "keep"
@@ -57,6 +59,7 @@ class Step(StrEnum):
     IP_PROTECTED = "ip_protected"
     WARN = "warn"
     REVIEW = "review"
+    PUBLISH = "publish"
     EDIT = "edit"
     CONFIRM_CANCEL = "confirm_cancel"
 

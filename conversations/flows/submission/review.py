@@ -96,6 +96,8 @@ async def _own_same_title(turn: Turn, title: str) -> list[int]:
 
 async def _review_handle(turn: Turn, answer: Answer) -> None:
     match answer.choice:
+        case "submit" if "publish" not in draft(turn):
+            await turn.go("submission", Step.PUBLISH)
         case "submit":
             await _submit(turn)
         case "edit":
@@ -166,6 +168,26 @@ async def _submit(turn: Turn) -> None:
     await go_to_menu(turn)
 
 
+async def _publish_prompt(turn: Turn) -> Prompt:
+    return Prompt(
+        _(
+            "One last question. Once your union approves the initiative, may it share a short "
+            "card about it (name, union, kind, how it came about, benefit) in its group chats, "
+            "so that others can learn from it (plan II.4)?"
+        ),
+        [
+            Option("yes", _("✅ Yes, share it")),
+            Option("no", _("🙅 No, keep it within the union")),
+        ],
+        free_text=False,
+    )
+
+
+async def _publish_handle(turn: Turn, answer: Answer) -> None:
+    draft(turn)["publish"] = answer.choice == "yes"
+    await _submit(turn)
+
+
 async def _edit_prompt(turn: Turn) -> Prompt:
     fields = draft(turn)
     options = [
@@ -222,6 +244,14 @@ REVIEW_STEPS: dict[str, StepSpec] = {
         _review_prompt,
         _review_handle,
         help=N_("Check everything. You can change any answer, submit, or keep it as a draft."),
+    ),
+    Step.PUBLISH: StepSpec(
+        _publish_prompt,
+        _publish_handle,
+        help=N_(
+            "Only the name, your union, the kind, how it came about and the benefit are "
+            "shown, and only after approval. Your answer does not change the review."
+        ),
     ),
     Step.EDIT: StepSpec(_edit_prompt, _edit_handle),
     Step.CONFIRM_CANCEL: StepSpec(_cancel_prompt, _cancel_handle, remembered=False),
