@@ -68,7 +68,9 @@ async def _messengers(settings: Settings, now: str | None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runs = []
+    from bot.ticker import tick_until
+
+    runs: list[Any] = [tick_until(app.engine, stop, settings.tick_every_s)]
     if settings.telegram_token:
         from bot.telegram.runner import run_telegram
 

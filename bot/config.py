@@ -50,6 +50,10 @@ class Settings:
     zalo_webhook_listen: str = "127.0.0.1"
     zalo_webhook_port: int = 8444
     zalo_webhook_path: str = "zalo"
+    # How long a courier holds the group notices it claimed (another process takes them over
+    # after that if this one died), and how often the scheduler looks for what is due.
+    delivery_lease_s: float = 60.0
+    tick_every_s: float = 60.0
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, dotenv: Path = Path(".env")) -> Settings:
@@ -65,6 +69,18 @@ class Settings:
             if not value.isdigit() or not 0 < int(value) < 65536:
                 raise SettingsError(f"{key} must be a port number, not {value!r}")
             return int(value)
+
+        def seconds_of(key: str, default: float) -> float:
+            value = get(key)
+            if value is None:
+                return default
+            try:
+                number = float(value)
+            except ValueError:
+                number = -1.0
+            if not 0 < number <= 86_400:
+                raise SettingsError(f"{key} must be a number of seconds, not {value!r}")
+            return number
 
         settings = cls(
             database_url=get("DATABASE_URL"),
@@ -86,6 +102,8 @@ class Settings:
             zalo_webhook_listen=get("ZALO_WEBHOOK_LISTEN") or "127.0.0.1",
             zalo_webhook_port=port_of("ZALO_WEBHOOK_PORT", "8444"),
             zalo_webhook_path=(get("ZALO_WEBHOOK_PATH") or "zalo").strip("/"),
+            delivery_lease_s=seconds_of("SANGKIEN_DELIVERY_LEASE_S", 60.0),
+            tick_every_s=seconds_of("SANGKIEN_TICK_EVERY_S", 60.0),
         )
         if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
             # Without the secret anyone who finds the URL could post fake updates.

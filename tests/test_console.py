@@ -51,7 +51,7 @@ async def rows(db: Path, query: str) -> list[tuple[object, ...]]:
 
 def test_a_piped_console_script_submits_an_initiative_in_vietnamese(tmp_path: Path) -> None:
     db = tmp_path / "bot.db"
-    script = "\n".join(["1", "CD-BB-01", *TO_REVIEW, "1"]) + "\n"
+    script = "\n".join(["1", "CD-BB-01", *TO_REVIEW, "1", "1"]) + "\n"
     result = run_bot(["console", "--as", "lan", "--now", NOW], db, script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -76,7 +76,7 @@ def test_a_second_console_run_continues_at_the_same_question(tmp_path: Path) -> 
     assert "How did the idea come about?" in first.stdout.rsplit("> ", 1)[1]
 
     second = run_bot(
-        ["console", "--as", "lan", "--now", NOW], db, "\n".join([*TO_REVIEW[5:], "1"]) + "\n"
+        ["console", "--as", "lan", "--now", NOW], db, "\n".join([*TO_REVIEW[5:], "1", "1"]) + "\n"
     )
     assert second.returncode == 0, second.stderr
     head = second.stdout.split("> ", 1)[0]

@@ -79,7 +79,8 @@ async def test_new_worker_goes_from_first_message_to_a_submitted_initiative() ->
     assert "✅ It meets every condition of the program (phase 1)" in chat.text
     assert "public order or social ethics" in chat.text  # the officer's own check
     assert "₫45,000,000" in chat.text
-    submitted = await chat.press("Submit")
+    assert "may it share a short card" in await chat.press("Submit")
+    submitted = await chat.press("Yes, share it")
     assert "Submitted as #1" in submitted
 
     [stored] = await initiatives(store)
@@ -256,6 +257,7 @@ async def test_research_topic_asks_level_acceptance_and_the_heads_confirmation()
     await chat.send("không")
     assert "✅ It meets every condition of the program (phase 2)" in chat.text
     await chat.press("Submit")
+    await chat.press("No, keep it")
     [stored] = await initiatives(store)
     assert stored.record["kind"] == "research"
     assert stored.record["research_level"] == "province"
@@ -332,6 +334,7 @@ async def test_a_saved_draft_resumes_at_its_first_unanswered_question() -> None:
     assert "number of the recognition decision" in chat.text
     await chat.say(*TO_REVIEW[8:])
     await chat.press("Submit")
+    await chat.press("No, keep it")
     [stored] = await initiatives(store)
     assert stored.status is Status.SUBMITTED
     async with store() as uow:
@@ -388,6 +391,7 @@ async def test_a_submitted_initiative_can_be_withdrawn_by_its_author() -> None:
     chat, store, _clock = await joined()
     await chat.say(*TO_REVIEW)
     await chat.press("Submit")
+    await chat.press("No, keep it")
     await chat.send("/list")
     [stored] = await initiatives(store)
     await chat.press(f"#{stored.id}")
@@ -405,6 +409,7 @@ async def test_dates_and_money_are_read_as_people_type_them() -> None:
     answers[14] = "1,2 tỷ"
     await chat.say(*answers)
     await chat.press("Submit")
+    await chat.press("No, keep it")
     [stored] = await initiatives(store)
     assert stored.record["recognized_on"] == "2022-03-15"
     assert stored.record["applied_on"] == "2022-05-20"
@@ -465,6 +470,7 @@ async def test_a_photo_or_pdf_of_the_decision_is_kept_with_the_initiative() -> N
     await chat.say(*TO_REVIEW[10:])
     assert "📎 quyet-dinh-12.pdf" in chat.text
     await chat.press("Submit")
+    await chat.press("No, keep it")
     [stored] = await initiatives(store)
     assert stored.record["decision_file"]["file_id"] == "pdf-1"
     assert stored.record["decision_file"]["channel"] == "test"

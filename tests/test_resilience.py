@@ -36,13 +36,14 @@ async def test_a_failure_while_submitting_stores_nothing_and_apologises(
         monkeypatch.setattr(SqlInitiativeRepository, "record_status", broken)
         out.truncate(0)
         await console.send("1")  # Submit
+        await console.send("1")  # share it once approved
         assert "Xin lỗi" in out.getvalue()  # the apology, in the person's language
         assert "disk full" not in out.getvalue() and "Traceback" not in out.getvalue()
         async with app.db.connect() as conn:
             count = (await conn.execute(text("SELECT count(*) FROM initiatives"))).scalar()
             step = (await conn.execute(text("SELECT step FROM people"))).scalar()
         assert count == 0  # the initiative row written before the failure was rolled back
-        assert step == "review"  # and the person is still at the review card
+        assert step == "publish"  # and the person is still at the last question
 
         monkeypatch.undo()
         out.truncate(0)

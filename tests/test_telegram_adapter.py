@@ -100,6 +100,7 @@ async def test_a_deep_link_and_buttons_take_a_new_person_to_a_submitted_initiati
             await phone.type(answer)
     assert "Bạn vui lòng kiểm tra lại sáng kiến" in phone.last_text()
     await phone.press("Gửi")
+    await phone.press("Đồng ý chia sẻ")
     assert "Đã gửi sáng kiến #1" in "\n".join(phone.api.texts()[-2:])
     async with store() as uow:
         conv = await uow.conversations.load("telegram", "42")
@@ -289,7 +290,16 @@ async def test_the_command_menu_is_set_in_vietnamese_and_english() -> None:
     assert set(calls) == {"vi", "en", None}
     english = {c["command"]: c["description"] for c in calls["en"]["commands"]}
     vietnamese = {c["command"]: c["description"] for c in calls["vi"]["commands"]}
-    assert set(english) == {"start", "new", "status", "help", "lang", "link", "cancel"}
+    assert set(english) == {
+        "start",
+        "new",
+        "status",
+        "help",
+        "lang",
+        "link",
+        "reminders",
+        "cancel",
+    }
     assert english["new"] == "Write a new initiative"
     assert vietnamese["new"] != english["new"]
     assert calls[None]["commands"] == calls["vi"]["commands"]
@@ -312,6 +322,7 @@ async def test_an_officer_gets_the_prompt_on_telegram_decides_and_the_author_is_
     for answer in TO_REVIEW[1:]:
         await lan.type(answer)
     await lan.press("Gửi")
+    await lan.press("Không, chỉ trong công đoàn")
     api.clear()
 
     assert await adapter.deliver_notices(application.bot) == 1

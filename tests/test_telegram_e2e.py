@@ -153,6 +153,7 @@ def test_a_new_person_joins_by_link_and_submits_using_buttons_for_every_choice(
     assert "Bạn vui lòng kiểm tra lại sáng kiến" in lan.last()
     assert "45.000.000\xa0₫" in lan.last()  # Babel: a no-break space before the sign
     lan.press("Gửi")
+    lan.press("Đồng ý chia sẻ")
     assert "Đã gửi sáng kiến #1" in lan.everything()
 
     # An old button cannot be pressed into a later step: its keyboard is gone.
@@ -191,7 +192,7 @@ def test_the_command_menu_is_there_in_both_languages(
     assert (
         set(english)
         == set(vietnamese)
-        == {"start", "new", "status", "help", "lang", "link", "cancel"}
+        == {"start", "new", "status", "help", "lang", "link", "reminders", "cancel"}
     )
     assert english["new"] == "Write a new initiative"
     assert vietnamese["new"] == "Đăng ký sáng kiến mới"
@@ -290,6 +291,7 @@ def test_an_officer_named_on_the_command_line_approves_from_telegram(
     ]:
         lan.type(answer)
     lan.press("Gửi")
+    lan.press("Đồng ý chia sẻ")
 
     prompt = emulator.wait_for_message(minh_id, "Có sáng kiến mới cần xét duyệt", timeout=15)
     minh.press("Duyệt", prompt)

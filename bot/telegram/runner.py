@@ -20,7 +20,6 @@ from conversations.engine import Engine
 log = logging.getLogger(__name__)
 RATE_LIMIT_RETRIES = 3  # 429 "retry after" answers waited out by the limiter per call
 DELIVER_EVERY_S = 2.0
-TICK_EVERY_S = 300.0
 
 
 def build_application(engine: Engine, settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -36,7 +35,7 @@ def build_application(engine: Engine, settings: Settings) -> Application:  # typ
     if settings.telegram_file_url:
         builder = builder.base_file_url(settings.telegram_file_url)
     application = builder.build()
-    adapter = TelegramAdapter(engine)
+    adapter = TelegramAdapter(engine, lease_s=settings.delivery_lease_s)
     adapter.install(application)
     application.bot_data["adapter"] = adapter
     return application
@@ -95,14 +94,9 @@ async def _deliver_until(
     application: Application,  # type: ignore[type-arg]
     stop: asyncio.Event,
 ) -> None:
-    """Deliver notices after every turn and every few seconds; run the review scheduler."""
-    last_tick = 0.0
-    loop = asyncio.get_running_loop()
+    """Deliver notices after every turn and every few seconds."""
     while not stop.is_set():
         try:
-            if loop.time() - last_tick >= TICK_EVERY_S:
-                await adapter.engine.tick()
-                last_tick = loop.time()
             await adapter.deliver_notices(application.bot)
             await adapter.deliver_group_notices(application.bot)
         except Exception:  # keep delivering; the next round retries what is left

@@ -43,7 +43,7 @@ async def run_zalo(engine: Engine, settings: Settings, stop: asyncio.Event) -> N
             raise ZaloTokenRefused(
                 "ZALO_BOT_TOKEN was refused by Zalo (check it in Zalo Bot Creator)"
             ) from error
-        adapter = ZaloAdapter(engine, client)
+        adapter = ZaloAdapter(engine, client, lease_s=settings.delivery_lease_s)
         courier = asyncio.create_task(_deliver_until(adapter, stop))
         if settings.zalo_webhook_url:
             await _serve_webhook(adapter, client, settings, stop)
