@@ -32,7 +32,7 @@ from tests.telegram_offline import OfflineBotApi, message_update, offline_applic
 from tests.test_conversation import TO_REVIEW
 
 NOW = "2022-05-20T09:00"
-SCRIPT = ["/start join-CD-BB-01", "1", *TO_REVIEW, "1"]  # to a submitted initiative
+SCRIPT = ["/start join-CD-BB-01", "1", *TO_REVIEW, "1", "1"]  # submitted, shared once approved
 SEQUENTIAL_PEOPLE = 40
 CONCURRENT_PEOPLE = 200
 OPEN_CONVERSATIONS = 100_000
