@@ -3,9 +3,10 @@ python-telegram-bot echo application on the same updates, on a SQLite file.
 
 Every step is a real turn: ``Application.process_update`` → the adapter → the engine (one
 transaction, committed before the reply is sent) → ``sendMessage`` through an in-process
-request object that answers like the Bot API (tests/telegram_offline.py). Prints one table and
-writes ``bench/results.json``. Figures vary from run to run; the ratio to the echo application
-measured in the same run holds better.
+request object that answers like the Bot API (tests/telegram_offline.py). Then a broadcast to
+5,000 groups through a rate-limited Bot API emulator on loopback (bench/broadcast.py). Prints
+one table and writes ``bench/results.json``. Figures vary from run to run; the ratio to the
+echo application measured in the same run holds better.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
+from bench.broadcast import run_broadcast
 from bot.app import build_app
 from bot.config import Settings
 from tests.telegram_offline import OfflineBotApi, message_update, offline_application
@@ -177,6 +179,7 @@ def main() -> None:
         results["rss_mb_100k_conversations"] = round(
             asyncio.run(memory_with_open_conversations(folder)), 1
         )
+    results.update(asyncio.run(run_broadcast()))
     width = max(map(len, results))
     for key, value in results.items():
         print(f"{key:<{width}}  {value}")

@@ -118,7 +118,9 @@ async def _result_text(
         )
     ]
     if unit.level is UnitLevel.GRASSROOTS:
-        target = unit.target or campaign.targets.per_grassroots_unit
+        # II.3 asks every grassroots union for at least this many; a unit's own target in the
+        # units file is for the whole program, not one phase.
+        target = campaign.targets.per_grassroots_unit
         if target:
             lines.append(
                 _("✅ Target met (at least {target}).").format(target=target)

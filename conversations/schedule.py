@@ -87,18 +87,20 @@ def group_moments(campaign: Campaign) -> list[Moment]:
 
 
 def nudge_moments(campaign: Campaign) -> list[Moment]:
-    """In a phase's last ``nudge_last_days``, every ``nudge_every_days``: the nudge to the
-    unions with no initiative yet (``nudge-28`` is 28 days before the last day)."""
+    """From ``nudge_last_days`` before a phase's last day, every ``nudge_every_days`` (while at
+    least that many days are left): the nudge to unions with no initiative yet (``nudge-30``
+    is 30 days before the last day). With the default 30 and 7 the nudges fall on other days
+    than the countdowns (14, 7, 3, 1), so a group never gets two messages one morning."""
     rules = campaign.notices
     moments: list[Moment] = []
     for phase in campaign.phases:
         steps = []
-        days = rules.nudge_every_days
-        while days <= rules.nudge_last_days:
+        days = rules.nudge_last_days
+        while days >= rules.nudge_every_days:
             due = at_local(campaign, phase.last_day - timedelta(days=days), rules.send_at)
             if due > phase.opens:
                 steps.append((f"{NUDGE}-{days}", due))
-            days += rules.nudge_every_days
+            days -= rules.nudge_every_days
         moments += _chain(phase, steps, phase.closes)
     return sorted(moments, key=lambda moment: moment.due)
 
