@@ -55,6 +55,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 _EMPTY = text("''")  # an empty-string server default
 _ZERO = text("0")  # zero, or false
 _PENDING = text("delivered_at IS NULL AND failed IS NULL")
+_WRITING = text("flow = 'submission'")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -105,7 +106,11 @@ class UnitRow(Base):
 
 class PersonRow(Base):
     __tablename__ = "people"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (
+        # People who left an initiative half-written, for the reminders, without a full scan.
+        Index("ix_people_writing", "updated_at", sqlite_where=_WRITING, postgresql_where=_WRITING),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     display_name: Mapped[str] = mapped_column(Text, server_default=text("''"))
@@ -140,6 +145,8 @@ class InitiativeRow(Base):
         CheckConstraint(_in("status", STATUSES), name="status"),
         Index("ix_initiatives_unit_code_status", "unit_code", "status"),
         Index("ix_initiatives_person_id", "person_id"),
+        # The scheduler's "drafts and changes asked left since …" without a full scan.
+        Index("ix_initiatives_status_updated_at", "status", "updated_at"),
         {"sqlite_autoincrement": True},
     )
 

@@ -84,7 +84,11 @@ _GET_PERSON = select(
 _SET_REMINDERS_OFF = update(people).where(people.c.id == bindparam("b_id"))
 _IDLE_IN_FLOW = (
     select(people.c.id, people.c.updated_at)
-    .where(people.c.flow == bindparam("b_flow"), people.c.updated_at < bindparam("b_before"))
+    # The flow is written into the SQL (not bound), so SQLite can use the partial index.
+    .where(
+        people.c.flow == bindparam("b_flow", literal_execute=True),
+        people.c.updated_at < bindparam("b_before"),
+    )
     .order_by(people.c.id)
 )
 

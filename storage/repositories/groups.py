@@ -121,6 +121,7 @@ _CLAIMED = (
     .where(group_notices.c.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(group_notices.c.created_at, group_notices.c.id)
 )
+_CLAIM_ROUNDS = 5
 _RETRY_LATER = (
     update(group_notices)
     .where(group_notices.c.id == bindparam("b_id"), *_PENDING)
@@ -282,16 +283,23 @@ class SqlGroupRepository:
     async def claim(
         self, channel: str, *, worker: str, at: datetime, until: datetime, limit: int = 100
     ) -> list[tuple[GroupNotice, Group]]:
-        candidates = await self._connection.execute(
-            _CLAIMABLE_FOR_CHANNEL, {"b_channel": channel, "b_at": at, "b_limit": max(limit, 0)}
-        )
-        ids = list(candidates.scalars())
-        if not ids:
-            return []
-        won = await self._connection.execute(
-            _CLAIM, {"b_ids": ids, "b_at": at, "b_worker": worker, "b_until": until}
-        )
-        claimed = list(won.scalars())
+        claimed: list[int] = []
+        # Another courier may win every row we saw; then look again, so that losing a race is
+        # never mistaken for "nothing is due".
+        for _race in range(_CLAIM_ROUNDS):
+            candidates = await self._connection.execute(
+                _CLAIMABLE_FOR_CHANNEL,
+                {"b_channel": channel, "b_at": at, "b_limit": max(limit, 0)},
+            )
+            ids = list(candidates.scalars())
+            if not ids:
+                return []
+            won = await self._connection.execute(
+                _CLAIM, {"b_ids": ids, "b_at": at, "b_worker": worker, "b_until": until}
+            )
+            claimed = list(won.scalars())
+            if claimed:
+                break
         if not claimed:
             return []
         result = await self._connection.execute(_CLAIMED, {"b_ids": claimed})

@@ -19,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _PENDING = sa.text("delivered_at IS NULL AND failed IS NULL")
+_WRITING = sa.text("flow = 'submission'")
 
 
 def upgrade() -> None:
@@ -43,6 +44,16 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_group_notices_key"), "group_notices", ["key"], unique=True)
     op.create_index(
+        op.f("ix_initiatives_status_updated_at"), "initiatives", ["status", "updated_at"]
+    )
+    op.create_index(
+        op.f("ix_people_writing"),
+        "people",
+        ["updated_at"],
+        sqlite_where=_WRITING,
+        postgresql_where=_WRITING,
+    )
+    op.create_index(
         op.f("ix_group_notices_pending"),
         "group_notices",
         ["id"],
@@ -52,6 +63,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_people_writing"), table_name="people")
+    op.drop_index(op.f("ix_initiatives_status_updated_at"), table_name="initiatives")
     op.drop_index(op.f("ix_group_notices_pending"), table_name="group_notices")
     op.drop_index(op.f("ix_group_notices_key"), table_name="group_notices")
     with op.batch_alter_table("group_notices") as table:
