@@ -19,7 +19,6 @@ from conversations.commands import JOIN_PREFIX, OPEN_NEW
 from conversations.i18n import _, format_datetime, ngettext, using_locale
 from conversations.ports import (
     Group,
-    Status,
     StoredInitiative,
     Unit,
     UnitDirectory,
@@ -31,7 +30,6 @@ from conversations.schedule import (
     LAST_DAY,
     OPENING,
     Moment,
-    Week,
     group_moments,
     nudge_moments,
     roundup_week,
@@ -41,17 +39,11 @@ CAMPAIGN_NOTICE = "campaign"
 NUDGE_NOTICE = "nudge"
 PUBLICITY = "publicity"
 ROUNDUP = "roundup"
-# What counts as "an initiative" of a union in a phase: sent, whatever came of it since.
-SENT = (Status.SUBMITTED, Status.NEEDS_CHANGES, Status.APPROVED, Status.REJECTED)
-_ALL_SENT_LIMIT = 1_000_000
+ROUNDUP_LINES = 10
 
 
 # A notice's text for one group, in the current locale; None to send that group nothing.
 Render = Callable[[Group], Awaitable[str | None]]
-
-
-def all_codes(units: UnitDirectory) -> list[str]:
-    return [u.code for root in units.roots for u in (root, *units.descendants(root.code))]
 
 
 def all_grassroots(units: UnitDirectory) -> list[str]:
@@ -81,40 +73,38 @@ def _days_left(campaign: Campaign, phase: Phase, now: datetime) -> int:
 
 
 class PhaseResults:
-    """A unit's initiatives sent in a phase, counted once per unit per run."""
+    """What each union sent in a phase: one query, however many groups ask."""
 
     def __init__(self, uow: UnitOfWork, units: UnitDirectory, phase: Phase) -> None:
         self._uow, self._units, self._phase = uow, units, phase
-        self._sent: dict[str, list[StoredInitiative]] = {}
+        self._by_unit: dict[str, tuple[int, int]] | None = None
 
-    async def sent(self, code: str) -> list[StoredInitiative]:
-        """The initiatives of the grassroots unions under ``code`` sent during the phase."""
-        if code not in self._sent:
-            codes = [u.code for u in self._units.grassroots_under(code)]
-            items = await self._uow.initiatives.list_in_units(
-                codes, statuses=SENT, limit=_ALL_SENT_LIMIT
+    async def _counts(self) -> dict[str, tuple[int, int]]:
+        if self._by_unit is None:
+            self._by_unit = await self._uow.initiatives.sent_by_unit(
+                self._phase.opens, self._phase.closes
             )
-            self._sent[code] = [
-                item
-                for item in items
-                if item.submitted_at is not None
-                and self._phase.opens <= item.submitted_at < self._phase.closes
-            ]
-        return self._sent[code]
+        return self._by_unit
+
+    async def of(self, code: str) -> tuple[int, int]:
+        """Sent and approved, over the grassroots unions under ``code`` (itself if one)."""
+        counts = await self._counts()
+        pairs = [counts.get(u.code, (0, 0)) for u in self._units.grassroots_under(code)]
+        return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
 
     async def without_any(self, codes: Sequence[str]) -> list[str]:
         """Of these grassroots unions, the ones with no initiative sent in the phase."""
-        return [code for code in codes if not await self.sent(code)]
+        counts = await self._counts()
+        return [code for code in codes if counts.get(code, (0, 0))[0] == 0]
 
 
 async def _result_text(
     campaign: Campaign, units: UnitDirectory, unit: Unit, results: PhaseResults
 ) -> str:
-    sent = await results.sent(unit.code)
-    approved = sum(1 for item in sent if item.status is Status.APPROVED)
+    sent, approved = await results.of(unit.code)
     lines = [
         _("Result of {unit}: {sent} sent, {approved} approved.").format(
-            unit=unit.name, sent=len(sent), approved=approved
+            unit=unit.name, sent=sent, approved=approved
         )
     ]
     if unit.level is UnitLevel.GRASSROOTS:
@@ -124,7 +114,7 @@ async def _result_text(
         if target:
             lines.append(
                 _("✅ Target met (at least {target}).").format(target=target)
-                if len(sent) >= target
+                if sent >= target
                 else _("Target not met yet: at least {target} per grassroots union.").format(
                     target=target
                 )
@@ -215,7 +205,7 @@ async def announce_moments(
     due = [m for m in group_moments(campaign) if m.is_due(now)]
     if not due:
         return 0
-    groups = await uow.groups.active_in_units(all_codes(units))
+    groups = await uow.groups.all_active()
     written = 0
     for moment in due:
         results = PhaseResults(uow, units, moment.phase)
@@ -243,7 +233,8 @@ async def nudge_groups(
         results = PhaseResults(uow, units, moment.phase)
         missing = await results.without_any(all_grassroots(units))
         quiet_units.append((moment, missing))
-        groups = await uow.groups.active_in_units(missing)
+        without = set(missing)
+        groups = [g for g in await uow.groups.all_active() if g.unit_code in without]
 
         async def render(group: Group, moment: Moment = moment) -> str:
             return nudge_text(campaign, units, moment.phase, group.unit_code, now)
@@ -334,14 +325,22 @@ async def round_up(
     week = roundup_week(campaign, now)
     if week is None:
         return 0
-    above = [u.code for u in _units_above_grassroots(units)]
-    groups = await uow.groups.active_in_units(above)
-    approved: dict[str, list[StoredInitiative]] = {}
+    shared = [
+        item
+        for item in await uow.initiatives.approved_between(week.start, week.due)
+        if item.record.get("publish") is True
+    ]
+    if not shared:
+        return 0
+    above = {item.id: {u.code for u in units.ancestors(item.unit_code)} for item in shared}
+    groups = [
+        g
+        for g in await uow.groups.all_active()
+        if (unit := units.get(g.unit_code)) is not None and unit.level is not UnitLevel.GRASSROOTS
+    ]
 
     async def render(group: Group) -> str | None:
-        if group.unit_code not in approved:
-            approved[group.unit_code] = await approved_in_week(uow, units, group.unit_code, week)
-        items = approved[group.unit_code]
+        items = [item for item in shared if group.unit_code in above[item.id]]
         if not items:
             return None
         unit = units.get(group.unit_code)
@@ -352,35 +351,13 @@ async def round_up(
                 len(items),
             ).format(unit=unit.name if unit else group.unit_code, n=len(items))
         ]
-        for item in items[:10]:
+        for item in items[:ROUNDUP_LINES]:
             where = units.get(item.unit_code)
             lines.append(
                 f"• “{item.record.get('title') or ''}” – {where.name if where else item.unit_code}"
             )
-        if len(items) > 10:
-            lines.append(_("… and {n} more.").format(n=len(items) - 10))
+        if len(items) > ROUNDUP_LINES:
+            lines.append(_("… and {n} more.").format(n=len(items) - ROUNDUP_LINES))
         return "\n".join(lines) + "\n" + call_to_action()
 
     return await _fan_out(uow, units, groups, f"roundup:{week.label}:", ROUNDUP, now, render)
-
-
-def _units_above_grassroots(units: UnitDirectory) -> list[Unit]:
-    return [
-        unit
-        for code in all_codes(units)
-        if (unit := units.get(code)) is not None and unit.level is not UnitLevel.GRASSROOTS
-    ]
-
-
-async def approved_in_week(
-    uow: UnitOfWork, units: UnitDirectory, unit_code: str, week: Week
-) -> list[StoredInitiative]:
-    codes = [u.code for u in units.grassroots_under(unit_code)]
-    items = await uow.initiatives.list_in_units(
-        codes, statuses=[Status.APPROVED], limit=_ALL_SENT_LIMIT
-    )
-    return [
-        item
-        for item in items
-        if item.record.get("publish") is True and week.start <= item.updated_at < week.due
-    ]

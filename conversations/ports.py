@@ -269,6 +269,15 @@ class InitiativeRepository(Protocol):
         drafts and the changes asked that wait on their authors)."""
         ...
 
+    async def sent_by_unit(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        """Per unit, the initiatives sent (submitted at ``start`` ≤ t < ``end``, whatever
+        came of them since, withdrawn ones aside) and how many of those are approved."""
+        ...
+
+    async def approved_between(self, start: datetime, end: datetime) -> list[StoredInitiative]:
+        """Initiatives approved (last changed) at ``start`` ≤ t < ``end``, oldest first."""
+        ...
+
     async def alerts(self, initiative_id: int) -> set[str]:
         """Which review alerts (e.g. ``"remind:1"``, ``"escalate:1"``) were already sent."""
         ...
@@ -439,6 +448,10 @@ class GroupRepository(Protocol):
         ...
 
     async def active_in_units(self, unit_codes: Sequence[str]) -> list[Group]: ...
+
+    async def all_active(self) -> list[Group]:
+        """Every active group, by id (the campaign's notices go to all of them)."""
+        ...
 
     async def add_notice(
         self,

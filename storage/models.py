@@ -147,6 +147,8 @@ class InitiativeRow(Base):
         Index("ix_initiatives_person_id", "person_id"),
         # The scheduler's "drafts and changes asked left since …" without a full scan.
         Index("ix_initiatives_status_updated_at", "status", "updated_at"),
+        # A phase's results: what was sent between its opening and its close.
+        Index("ix_initiatives_submitted_at", "submitted_at"),
         {"sqlite_autoincrement": True},
     )
 

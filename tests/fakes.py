@@ -715,6 +715,26 @@ class MemoryInitiativeRepository:
     ) -> int:
         return len(self._in_units(unit_codes, statuses))
 
+    async def sent_by_unit(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        start, end = _utc(start), _utc(end)
+        sent = (Status.SUBMITTED, Status.NEEDS_CHANGES, Status.APPROVED, Status.REJECTED)
+        counts: dict[str, tuple[int, int]] = {}
+        for row in self._tx.initiatives.rows():
+            if row.status in sent and row.submitted_at and start <= row.submitted_at < end:
+                total, approved = counts.get(row.unit_code, (0, 0))
+                counts[row.unit_code] = (total + 1, approved + (row.status == Status.APPROVED))
+        return counts
+
+    async def approved_between(self, start: datetime, end: datetime) -> list[StoredInitiative]:
+        start, end = _utc(start), _utc(end)
+        rows = [
+            row
+            for row in self._tx.initiatives.rows()
+            if row.status == Status.APPROVED and start <= row.updated_at < end
+        ]
+        rows.sort(key=lambda row: (row.updated_at, row.id))
+        return [self._stored(row) for row in rows]
+
     async def submitted_before(self, moment: datetime) -> list[StoredInitiative]:
         moment = _utc(moment)
         rows = [
@@ -1024,6 +1044,10 @@ class MemoryGroupRepository:
             return False
         self._tx.groups.put(row.id, replace(row, active=False, updated_at=at))
         return True
+
+    async def all_active(self) -> list[Group]:
+        rows = [row for row in self._tx.groups.rows() if row.active]
+        return [self._public(row) for row in sorted(rows, key=lambda row: row.id)]
 
     async def active_in_units(self, unit_codes: Sequence[str]) -> list[Group]:
         codes = set(unit_codes)

@@ -58,6 +58,7 @@ _GET_GROUP = select(*_GROUP_COLUMNS).where(*_THIS_GROUP)
 _DEACTIVATE_GROUP = (
     update(groups).where(*_THIS_GROUP, groups.c.active.is_(True)).values(active=False)
 )
+_ALL_ACTIVE = select(*_GROUP_COLUMNS).where(groups.c.active).order_by(groups.c.id)
 _ACTIVE_IN_UNITS = (
     select(*_GROUP_COLUMNS)
     .where(groups.c.unit_code.in_(bindparam("b_units", expanding=True)), groups.c.active)
@@ -247,6 +248,10 @@ class SqlGroupRepository:
 
     async def active_in_units(self, unit_codes: Sequence[str]) -> list[Group]:
         result = await self._connection.execute(_ACTIVE_IN_UNITS, {"b_units": list(unit_codes)})
+        return [_group(row) for row in result]
+
+    async def all_active(self) -> list[Group]:
+        result = await self._connection.execute(_ALL_ACTIVE)
         return [_group(row) for row in result]
 
     async def add_notice(

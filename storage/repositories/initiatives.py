@@ -99,6 +99,29 @@ _UNTOUCHED_SINCE = (
     )
     .order_by(initiatives.c.updated_at, initiatives.c.id)
 )
+_SENT = (Status.SUBMITTED, Status.NEEDS_CHANGES, Status.APPROVED, Status.REJECTED)
+_SENT_BY_UNIT = (
+    select(
+        initiatives.c.unit_code,
+        func.count(),
+        func.sum(case((initiatives.c.status == Status.APPROVED.value, 1), else_=0)),
+    )
+    .where(
+        initiatives.c.status.in_([s.value for s in _SENT]),
+        initiatives.c.submitted_at >= bindparam("b_start"),
+        initiatives.c.submitted_at < bindparam("b_end"),
+    )
+    .group_by(initiatives.c.unit_code)
+)
+_APPROVED_BETWEEN = (
+    select(*_INITIATIVE_COLUMNS)
+    .where(
+        initiatives.c.status == Status.APPROVED.value,
+        initiatives.c.updated_at >= bindparam("b_start"),
+        initiatives.c.updated_at < bindparam("b_end"),
+    )
+    .order_by(initiatives.c.updated_at, initiatives.c.id)
+)
 _ALERTS = select(initiative_alerts.c.alert).where(
     initiative_alerts.c.initiative_id == bindparam("b_id")
 )
@@ -303,6 +326,16 @@ class SqlInitiativeRepository:
         result = await self._connection.execute(
             _UNTOUCHED_SINCE,
             {"b_statuses": [Status(s).value for s in statuses], "b_moment": moment},
+        )
+        return [_initiative(row) for row in result]
+
+    async def sent_by_unit(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        result = await self._connection.execute(_SENT_BY_UNIT, {"b_start": start, "b_end": end})
+        return {row[0]: (int(row[1]), int(row[2] or 0)) for row in result}
+
+    async def approved_between(self, start: datetime, end: datetime) -> list[StoredInitiative]:
+        result = await self._connection.execute(
+            _APPROVED_BETWEEN, {"b_start": start, "b_end": end}
         )
         return [_initiative(row) for row in result]
 

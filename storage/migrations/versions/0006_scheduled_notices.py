@@ -46,6 +46,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_initiatives_status_updated_at"), "initiatives", ["status", "updated_at"]
     )
+    op.create_index(op.f("ix_initiatives_submitted_at"), "initiatives", ["submitted_at"])
     op.create_index(
         op.f("ix_people_writing"),
         "people",
@@ -64,6 +65,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_people_writing"), table_name="people")
+    op.drop_index(op.f("ix_initiatives_submitted_at"), table_name="initiatives")
     op.drop_index(op.f("ix_initiatives_status_updated_at"), table_name="initiatives")
     op.drop_index(op.f("ix_group_notices_pending"), table_name="group_notices")
     op.drop_index(op.f("ix_group_notices_key"), table_name="group_notices")
