@@ -593,3 +593,69 @@ async def test_untouched_since_finds_what_waits_on_its_author_oldest_first(
         assert [
             i.id for i in await work.initiatives.untouched_since([Status.APPROVED], moment)
         ] == [approved]
+
+
+# --- what a phase's results and a week's round-up are computed from -----------------------
+
+
+async def test_sent_by_unit_and_approved_between_count_what_a_phase_and_a_week_saw(
+    backend: UnitOfWorkFactory,
+) -> None:
+    opens, closes = T0, T0 + timedelta(days=2)
+    async with backend() as work:
+        lan = await _person(work)
+
+        async def sent(unit: str, status: Status, at: datetime) -> int:
+            item = await work.initiatives.add(
+                person_id=lan,
+                unit_code=unit,
+                status=Status.SUBMITTED,
+                record={"title": unit},
+                verdict=None,
+                at=at,
+            )
+            if status is not Status.SUBMITTED:
+                assert await work.initiatives.change_status_if(
+                    item, expected=Status.SUBMITTED, new=status, at=at + timedelta(hours=1)
+                )
+            return item
+
+        await sent("CD-BB-01", Status.APPROVED, opens)
+        await sent("CD-BB-01", Status.REJECTED, opens + timedelta(hours=3))
+        await sent("CD-BB-02", Status.NEEDS_CHANGES, opens + timedelta(days=1))
+        await sent("CD-BB-02", Status.WITHDRAWN, opens + timedelta(days=1))  # not counted
+        await sent("CD-BB-03", Status.APPROVED, opens - timedelta(hours=2))  # before
+        await sent("CD-BB-03", Status.SUBMITTED, closes)  # after: the end is exclusive
+        await work.initiatives.add(
+            person_id=lan,
+            unit_code="CD-BB-03",
+            status=Status.DRAFT,
+            record={},
+            verdict=None,
+            at=opens,
+        )
+        await work.commit()
+
+    async with backend() as work:
+        assert await work.initiatives.sent_by_unit(opens, closes) == {
+            "CD-BB-01": (2, 1),
+            "CD-BB-02": (1, 0),
+        }
+        week = await work.initiatives.approved_between(opens, opens + timedelta(days=1))
+        assert [(i.unit_code, i.status) for i in week] == [("CD-BB-01", Status.APPROVED)]
+        before = await work.initiatives.approved_between(opens - timedelta(days=1), opens)
+        assert [i.unit_code for i in before] == ["CD-BB-03"]
+
+
+async def test_all_active_lists_every_active_group_whatever_its_unit(
+    backend: UnitOfWorkFactory,
+) -> None:
+    async with backend() as work:
+        minh = await _person(work)
+        first = await _register(work, "-1", minh)
+        second = await _register(work, "-2", minh, unit_code="LDLD-BB", channel="zalo")
+        await _register(work, "-3", minh)
+        assert await work.groups.deactivate("telegram", "-3", T0)
+        await work.commit()
+    async with backend() as work:
+        assert [g.id for g in await work.groups.all_active()] == [first.id, second.id]
