@@ -117,7 +117,8 @@ async def test_turning_reminders_off_stops_them_and_on_brings_them_back() -> Non
     assert "You have an initiative you have not sent yet." in await lan.inbox()
 
 
-async def test_changes_asked_and_not_made_are_reminded_with_a_button_to_open_them() -> None:
+async def submitted_on_2_may() -> tuple[Engine, FixedClock, Person, Person]:
+    """Minh, officer of CD-BB-01; Lan of CD-BB-01 submitted an initiative on 2 May, 09:00."""
     engine, store, clock = make_engine(clock=FixedClock(vn_time(2022, 5, 2, 9, 0)))
     await make_officer(store, "minh", "CD-BB-01", clock)
     minh = Person(engine, "minh", name="Minh", lang="en")
@@ -125,7 +126,13 @@ async def test_changes_asked_and_not_made_are_reminded_with_a_button_to_open_the
     lan = Person(engine, "lan", name="Nguyễn Thị Lan", lang="en")
     await lan.say("/start", "2", "CD-BB-01", *TO_REVIEW)
     await lan.press("Submit")
-    await lan.press("No, keep it")
+    await lan.press("Yes, share it")
+    await minh.inbox()  # the approval prompt
+    return engine, clock, minh, lan
+
+
+async def test_changes_asked_and_not_made_are_reminded_with_a_button_to_open_them() -> None:
+    engine, clock, minh, lan = await submitted_on_2_may()
     clock.set(vn_time(2022, 5, 3, 9, 0))
     await minh.send("/review 1")
     await minh.press("Ask for changes")
@@ -145,16 +152,7 @@ async def test_changes_asked_and_not_made_are_reminded_with_a_button_to_open_the
 
 
 async def test_an_officer_gets_one_digest_a_day_of_what_waits_for_review() -> None:
-    engine, store, clock = make_engine(clock=FixedClock(vn_time(2022, 5, 2, 9, 0)))
-    await make_officer(store, "minh", "CD-BB-01", clock)
-    minh = Person(engine, "minh", name="Minh", lang="en")
-    await minh.say("/start", "2")
-    lan = Person(engine, "lan", name="Nguyễn Thị Lan", lang="en")
-    await lan.say("/start", "2", "CD-BB-01", *TO_REVIEW)
-    await lan.press("Submit")
-    await lan.press("Yes, share it")
-    await minh.inbox()  # the approval prompt
-
+    engine, clock, minh, _lan = await submitted_on_2_may()
     clock.set(vn_time(2022, 5, 3, 7, 0))
     await engine.tick()
     assert await minh.inbox() == ""  # the digest comes at 08:00
