@@ -71,7 +71,12 @@ class Limits:
 
 class Pacer:
     """Sliding windows over the sends made: the overall one is waited for, the per-group one
-    only reported (the courier sends another group's notice meanwhile)."""
+    only reported (the courier sends another group's notice meanwhile).
+
+    A send is counted when its answer comes back, not when it leaves: the server saw it
+    before answering, so however slow one request was, the next window starts after the
+    server's. (Counting at departure let one request delayed by a garbage-collector pause
+    put 31 sends into the server's second, and a 429 every second after that.)"""
 
     def __init__(self, limits: Limits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
@@ -106,10 +111,13 @@ class Pacer:
             wait = max(wait, self._recent[0] + window - now)
         return wait
 
-    async def take(self, chat_id: str) -> None:
-        """Wait for an overall slot, then count a send to ``chat_id``."""
+    async def take(self) -> None:
+        """Wait for an overall slot (one send at a time: count it with :meth:`sent`)."""
         while (wait := self.overall_wait()) > 0:
             await asyncio.sleep(wait)
+
+    def sent(self, chat_id: str) -> None:
+        """Count a send to ``chat_id`` whose answer just came back."""
         now = self._clock()
         self._recent.append(now)
         self._per_group.setdefault(chat_id, deque()).append(now)
@@ -178,30 +186,34 @@ class GroupCourier:
         if wait > 0:
             await self.engine.group_notice_retry(notice, after_s=wait, failed=False)
             return 0
-        await self.pacer.take(group.chat_id)
+        await self.pacer.take()
         try:
             reference = await self._send(notice, group)
-        except RetryAfter as error:
+        except RetryAfter as error:  # refused before it counted
             await self.engine.group_notice_retry(notice, after_s=error.seconds, failed=False)
             if error.seconds <= self.max_inline_wait_s:
                 self.pacer.pause(error.seconds)
             else:  # an hour of quota, a long flood wait: the database holds the rows till then
                 self._hold_s = error.seconds
             return 0
-        except GroupGone as error:
-            await self.engine.group_notice_done(notice, group, failed=str(error), group_gone=True)
+        except (GroupGone, Refused, Transient) as error:
+            self.pacer.sent(group.chat_id)
+            await self._failed(notice, group, error)
             return 0
-        except Refused as error:
+        self.pacer.sent(group.chat_id)
+        await self.engine.group_notice_done(notice, group, reference=reference or "sent")
+        return 1
+
+    async def _failed(self, notice: GroupNotice, group: Group, error: Exception) -> None:
+        if isinstance(error, GroupGone):
+            await self.engine.group_notice_done(notice, group, failed=str(error), group_gone=True)
+        elif isinstance(error, Refused):
             log.error("%s refused group notice %s: %s", self.channel, notice.id, error)
             await self.engine.group_notice_done(notice, group, failed=str(error))
-            return 0
-        except Transient as error:
+        else:
             tries = notice.attempts + 1
             if tries >= self.max_attempts:
                 reason = f"gave up after {tries} tries: {error}"
                 await self.engine.group_notice_done(notice, group, failed=reason)
             else:
                 await self.engine.group_notice_retry(notice, after_s=backoff(tries), failed=True)
-            return 0
-        await self.engine.group_notice_done(notice, group, reference=reference or "sent")
-        return 1

@@ -33,13 +33,15 @@ async def test_the_pacer_keeps_30_a_second_overall_and_20_a_minute_per_group() -
     pacer = Pacer(Limits(per_second=30, per_group_per_minute=20, margin_s=0.02), clock)
     for n in range(30):
         assert pacer.overall_wait() == 0
-        await pacer.take(f"g{n}")
+        await pacer.take()
+        pacer.sent(f"g{n}")  # counted when Telegram answered
     assert pacer.overall_wait() == pytest.approx(1.02)
     clock.now += 1.02
     assert pacer.overall_wait() == 0
 
     for _ in range(20):
-        await pacer.take("busy")
+        await pacer.take()
+        pacer.sent("busy")
         clock.now += 0.5
     assert pacer.group_wait("busy") == pytest.approx(60.02 - 10.0)
     assert pacer.group_wait("quiet") == 0
