@@ -156,8 +156,9 @@ class GroupCourier:
         self._hold_s: float | None = None  # set by a long "retry after": end the pass
         self.worker = worker or f"{os.getpid()}-{secrets.token_hex(3)}"
 
-    async def deliver(self) -> int:
-        """Claim and send batches until nothing is due now; the number delivered."""
+    async def deliver(self, stop: asyncio.Event | None = None) -> int:
+        """Claim and send batches until nothing is due now (or ``stop`` is set: what is
+        claimed and not sent is given back at once); the number delivered."""
         delivered = 0
         self._hold_s = None
         while True:
@@ -168,11 +169,13 @@ class GroupCourier:
             if not claimed:
                 return delivered
             for index, (notice, group) in enumerate(claimed):
-                if self._hold_s is not None:
-                    # A long wait was asked for: give the rest back, due when it ends.
+                stopping = stop is not None and stop.is_set()
+                if self._hold_s is not None or stopping:
+                    # A long wait was asked for (or the process stops): give the rest back,
+                    # due when the wait ends (at once).
                     for rest, _group in claimed[index:]:
                         await self.engine.group_notice_retry(
-                            rest, after_s=self._hold_s, failed=False
+                            rest, after_s=0.0 if stopping else self._hold_s or 0.0, failed=False
                         )
                     return delivered
                 if time.monotonic() - claimed_at > self.lease_s * 0.8:

@@ -171,3 +171,24 @@ async def test_two_couriers_on_one_database_send_each_notice_once(url: str) -> N
     assert all(count == 1 for count in sent.values()) and len(sent) == 40
     assert min(delivered) > 0  # both took part
     await db.dispose()
+
+
+async def test_stopping_mid_broadcast_gives_the_claimed_rest_back_at_once(
+    backend: UnitOfWorkFactory,
+) -> None:
+    engine, _store, clock = make_engine(store=backend, clock=FixedClock(T0))
+    await seed(backend, clock, 10)
+    stop = asyncio.Event()
+    sent: Counter[str] = Counter()
+
+    async def send(notice: GroupNotice, group: Group) -> str:
+        sent[group.chat_id] += 1
+        if len(sent) == 3:
+            stop.set()  # SIGTERM while the broadcast goes out
+        return "m"
+
+    assert await GroupCourier(engine, "telegram", send, worker="old").deliver(stop) == 3
+    assert len(await pending(backend)) == 7
+    # The next process takes them over at once, not when the old claim would have run out.
+    assert await GroupCourier(engine, "telegram", send, worker="new").deliver() == 7
+    assert len(sent) == 10 and set(sent.values()) == {1}

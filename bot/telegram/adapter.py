@@ -294,7 +294,7 @@ class TelegramAdapter:
             delivered += 1
         return delivered
 
-    async def deliver_group_notices(self, bot: Bot) -> int:
+    async def deliver_group_notices(self, bot: Bot, stop: asyncio.Event | None = None) -> int:
         """One pass of the group courier (claims, pacing, 429s, removed groups: see
         :mod:`bot.courier`), then the reports of broadcasts that finished."""
         if self.group_courier is None:
@@ -303,7 +303,7 @@ class TelegramAdapter:
                 return await self.send_group_notice(bot, notice, group)
 
             self.group_courier = GroupCourier(self.engine, CHANNEL, send, **self.courier_options)
-        delivered = await self.group_courier.deliver()
+        delivered = await self.group_courier.deliver(stop)
         await self.engine.report_broadcasts()
         return delivered
 

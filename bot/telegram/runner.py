@@ -7,7 +7,6 @@ hand instead of ``run_polling()``, which would open a loop of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from telegram import Update
@@ -15,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.telegram.adapter import TelegramAdapter
+from bot.ticker import repeat_until
 from conversations.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -94,21 +94,21 @@ async def _deliver_until(
     application: Application,  # type: ignore[type-arg]
     stop: asyncio.Event,
 ) -> None:
-    """Deliver notices after every turn and every few seconds."""
-    while not stop.is_set():
-        try:
-            await adapter.deliver_notices(application.bot)
-            await adapter.deliver_group_notices(application.bot)
-        except Exception:  # keep delivering; the next round retries what is left
-            log.exception("delivering notices failed")
-        adapter.outbox_wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            waiters = [
-                asyncio.create_task(adapter.outbox_wakeup.wait()),
-                asyncio.create_task(stop.wait()),
-            ]
-            _done, pending = await asyncio.wait(
-                waiters, timeout=DELIVER_EVERY_S, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+    """People's notices after every turn and every few seconds; group notices in a loop of
+    their own (a broadcast to thousands of groups takes minutes)."""
+    bot = application.bot
+    await asyncio.gather(
+        repeat_until(
+            lambda: adapter.deliver_notices(bot),
+            stop,
+            DELIVER_EVERY_S,
+            what="delivering notices",
+            wakeup=adapter.outbox_wakeup,
+        ),
+        repeat_until(
+            lambda: adapter.deliver_group_notices(bot, stop),
+            stop,
+            DELIVER_EVERY_S,
+            what="delivering group notices",
+        ),
+    )

@@ -206,14 +206,14 @@ class ZaloAdapter:
             count=waiting,
         )
 
-    async def deliver_group_notices(self) -> int:
+    async def deliver_group_notices(self, stop: asyncio.Event | None = None) -> int:
         """One pass of the group courier (see :mod:`bot.courier`); over the quota the
         notices wait (nothing dropped) and the admins are told."""
         if self.group_courier is None:
             self.group_courier = GroupCourier(
                 self.engine, CHANNEL, self.send_group_notice, **self.courier_options
             )
-        delivered = await self.group_courier.deliver()
+        delivered = await self.group_courier.deliver(stop)
         await self.engine.report_broadcasts()
         return delivered
 

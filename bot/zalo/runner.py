@@ -18,6 +18,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
+from bot.ticker import repeat_until
 from bot.zalo.adapter import ZaloAdapter
 from bot.zalo.client import DEFAULT_BASE_URL, Unauthorized, ZaloClient, ZaloError
 from conversations.engine import Engine
@@ -81,14 +82,16 @@ async def _poll(adapter: ZaloAdapter, client: ZaloClient, stop: asyncio.Event) -
 
 
 async def _deliver_until(adapter: ZaloAdapter, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            await adapter.deliver_notices()
-            await adapter.deliver_group_notices()
-        except Exception:
-            log.exception("delivering Zalo notices failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), DELIVER_EVERY_S)
+    """People's and groups' notices, each in a loop of its own."""
+    await asyncio.gather(
+        repeat_until(adapter.deliver_notices, stop, DELIVER_EVERY_S, what="Zalo notices"),
+        repeat_until(
+            lambda: adapter.deliver_group_notices(stop),
+            stop,
+            DELIVER_EVERY_S,
+            what="Zalo group notices",
+        ),
+    )
 
 
 class _WebhookHandler(tornado.web.RequestHandler):
