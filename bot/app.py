@@ -15,8 +15,8 @@ from conversations.campaign import Campaign, load_campaign
 from conversations.engine import Engine
 from conversations.organisation import UnitTree
 from conversations.ports import Clock
-from storage.db import create_engine, database_url, migrate
-from storage.unit_of_work import SqlUnitOfWorkFactory
+from storage.db import create_engine, create_inline_sqlite_engine, database_url, migrate
+from storage.unit_of_work import InlineSqliteUnitOfWorkFactory, SqlUnitOfWorkFactory
 from storage.units import count_units, import_units_csv, load_units
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,11 @@ class App:
     engine: Engine
     db: AsyncEngine
     campaign: Campaign
+    inline: InlineSqliteUnitOfWorkFactory | None = None
 
     async def close(self) -> None:
+        if self.inline is not None:
+            self.inline.close()
         await self.db.dispose()
 
 
@@ -55,10 +58,17 @@ async def build_app(
     campaign = load_campaign(settings.campaign_path)
     moment = now or settings.now
     clock: Clock = ReplayClock(parse_moment(moment, campaign.tz)) if moment else SystemClock()
+    # SQLite: turns run their statements inline (see InlineConnection); other databases
+    # (PostgreSQL) through the async engine.
+    inline = (
+        InlineSqliteUnitOfWorkFactory(create_inline_sqlite_engine(url))
+        if db.dialect.name == "sqlite"
+        else None
+    )
     engine = Engine(
         campaign=campaign,
         units=UnitTree(await load_units(db)),
-        uow_factory=SqlUnitOfWorkFactory(db),
+        uow_factory=inline or SqlUnitOfWorkFactory(db),
         clock=clock,
     )
-    return App(engine=engine, db=db, campaign=campaign)
+    return App(engine=engine, db=db, campaign=campaign, inline=inline)

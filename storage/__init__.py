@@ -6,7 +6,13 @@ repositories and the unit of work that commits once per turn, and the units impo
 
 from __future__ import annotations
 
-from storage.db import create_engine, database_url, migrate, session_factory
+from storage.db import (
+    create_engine,
+    create_inline_sqlite_engine,
+    database_url,
+    migrate,
+    session_factory,
+)
 from storage.repositories import (
     ConcurrentUpdate,
     InitiativeNotFound,
@@ -17,7 +23,11 @@ from storage.repositories import (
     SqlOfficerRepository,
     SqlOutboxRepository,
 )
-from storage.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
+from storage.unit_of_work import (
+    InlineSqliteUnitOfWorkFactory,
+    SqlUnitOfWork,
+    SqlUnitOfWorkFactory,
+)
 from storage.units import (
     SAMPLE_UNITS,
     ImportReport,
@@ -32,6 +42,7 @@ __all__ = [
     "ConcurrentUpdate",
     "ImportReport",
     "InitiativeNotFound",
+    "InlineSqliteUnitOfWorkFactory",
     "NotADraft",
     "SqlConversationRepository",
     "SqlGroupRepository",
@@ -43,6 +54,7 @@ __all__ = [
     "UnitImportError",
     "count_units",
     "create_engine",
+    "create_inline_sqlite_engine",
     "database_url",
     "import_units_csv",
     "load_units",

@@ -13,7 +13,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as sa_create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import StaticPool
 
 DEFAULT_URL = "sqlite+aiosqlite:///data/sangkien.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -66,6 +68,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, json_serializer=_json_dumps, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def create_inline_sqlite_engine(url: str) -> Engine:
+    """A synchronous engine on the same SQLite file (pysqlite), for
+    :class:`storage.unit_of_work.InlineSqliteUnitOfWorkFactory`: one connection, kept open."""
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sa_create_engine(sync_url, json_serializer=_json_dumps, poolclass=StaticPool)
+    event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 

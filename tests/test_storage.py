@@ -565,3 +565,41 @@ async def test_a_turn_costs_one_select_and_one_update(
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     assert statements == ["SELECT", "UPDATE"]
+
+
+async def test_the_inline_store_runs_one_transaction_at_a_time_and_shares_the_file(
+    url: str,
+) -> None:
+    import asyncio
+
+    from storage import (
+        SAMPLE_UNITS,
+        InlineSqliteUnitOfWorkFactory,
+        SqlUnitOfWorkFactory,
+        create_engine,
+        create_inline_sqlite_engine,
+        import_units_csv,
+        migrate,
+    )
+
+    await migrate(url)
+    engine = create_engine(url)
+    await import_units_csv(engine, SAMPLE_UNITS, at=T0)
+    inline = InlineSqliteUnitOfWorkFactory(create_inline_sqlite_engine(url))
+    order: list[str] = []
+
+    async def turn(name: str, pause: float) -> None:
+        async with inline() as work:
+            order.append(f"{name} in")
+            await asyncio.sleep(pause)  # a turn that gives the loop away mid-transaction
+            await work.conversations.ensure_person("telegram", name, T0)
+            await work.commit()
+            order.append(f"{name} out")
+
+    await asyncio.gather(turn("a", 0.05), turn("b", 0))
+    assert order == ["a in", "a out", "b in", "b out"]
+    async with SqlUnitOfWorkFactory(engine)() as other:  # another connection sees both
+        assert await other.conversations.load("telegram", "a") is not None
+        assert await other.conversations.load("telegram", "b") is not None
+    inline.close()
+    await engine.dispose()
