@@ -105,6 +105,7 @@ class TelegramAdapter:
         self.outbox_wakeup = asyncio.Event()
         self.courier_options = courier_options  # for GroupCourier: limits, lease_s, …
         self.group_courier: GroupCourier | None = None
+        self._typing_tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ wiring
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
@@ -141,7 +142,10 @@ class TelegramAdapter:
         if isinstance(event, GroupCommand):
             await self._to_private_chat(context, event)
             return
-        typing = asyncio.create_task(self._typing_soon(context, event.chat_id))
+        # A timer, not a task: most turns end long before it fires (and then cost nothing).
+        typing = asyncio.get_running_loop().call_later(
+            TYPING_AFTER_S, self._typing, context, event.chat_id
+        )
         try:
             result = await self.engine.process(event)
         finally:
@@ -183,8 +187,13 @@ class TelegramAdapter:
         except (BadRequest, Unreachable) as error:  # gone, or not modified: fine either way
             log.info("could not retire a keyboard: %s", error)
 
-    async def _typing_soon(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str) -> None:
-        await asyncio.sleep(TYPING_AFTER_S)
+    def _typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str) -> None:
+        """The turn is slow: show "typing…" (a task of its own, never awaited by the turn)."""
+        task = asyncio.create_task(self._send_typing(context, chat_id))
+        self._typing_tasks.add(task)
+        task.add_done_callback(self._typing_tasks.discard)
+
+    async def _send_typing(self, context: ContextTypes.DEFAULT_TYPE, chat_id: str) -> None:
         with contextlib.suppress(TelegramError):
             await context.bot.send_chat_action(chat_id=int(chat_id), action=ChatAction.TYPING)
 

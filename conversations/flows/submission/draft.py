@@ -171,7 +171,11 @@ def _prune(turn: Turn) -> None:
 
 def current_findings(turn: Turn) -> list[Finding]:
     """What the answers so far already break, as if submitted now (so dates meet windows)."""
-    fields = {**draft(turn), "submitted_at": turn.now.isoformat()}
+    return findings_of(turn, draft(turn))
+
+
+def findings_of(turn: Turn, answers: dict[str, Any]) -> list[Finding]:
+    fields = {**answers, "submitted_at": turn.now.isoformat()}
     return early_findings(as_record(fields), turn.campaign, frozenset(fields))
 
 
@@ -181,10 +185,15 @@ def finding_key(finding: Finding) -> str:
 
 async def accept(turn: Turn, step: Step, value: Any) -> None:
     """Store an answer, tell at once if it breaks a rule, then ask the next question."""
-    before = {finding_key(f) for f in current_findings(turn)}
-    draft(turn)[BY_STEP[step].field] = value
+    fields = draft(turn)
+    previous = dict(fields)
+    fields[BY_STEP[step].field] = value
     _prune(turn)
-    fresh = [f for f in current_findings(turn) if finding_key(f) not in before]
+    after = current_findings(turn)
+    fresh: list[Finding] = []
+    if after:  # only then is it worth knowing what was already broken before this answer
+        before = {finding_key(f) for f in findings_of(turn, previous)}
+        fresh = [f for f in after if finding_key(f) not in before]
     if fresh:
         turn.state["warn"] = {"step": step, "keys": [finding_key(f) for f in fresh]}
         await turn.go("submission", Step.WARN)
