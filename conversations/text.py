@@ -16,6 +16,13 @@ _CONTROL = {c for c in map(chr, range(32)) if c not in "\n\t"} | {"\x7f"}
 
 def normalise(text: str) -> str:
     """NFC, no control characters, runs of spaces collapsed, at most one blank line in a row."""
+    if (
+        text.isprintable()  # one line, no control characters
+        and "  " not in text
+        and text == text.strip()
+        and unicodedata.is_normalized("NFC", text)
+    ):
+        return text  # already normal: the common case, read on every turn
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = "".join(ch for ch in text if ch not in _CONTROL)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]

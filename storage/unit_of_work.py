@@ -30,6 +30,7 @@ from storage.repositories import (
     SqlOfficerRepository,
     SqlOutboxRepository,
 )
+from storage.repositories.conversation_cache import CacheWrites, ConversationCache
 
 
 class SqlUnitOfWork:
@@ -136,12 +137,13 @@ class InlineSqliteUnitOfWork(SqlUnitOfWork):
     def __init__(self, factory: InlineSqliteUnitOfWorkFactory) -> None:
         self._factory = factory
         self._connection = None
+        self._cache = CacheWrites(factory.cache)
 
     async def __aenter__(self) -> Self:
         await self._factory.lock.acquire()
         connection = cast(AsyncConnection, self._factory.connection)
         self._connection = connection
-        self.conversations = SqlConversationRepository(connection)
+        self.conversations = SqlConversationRepository(connection, self._cache)
         self.initiatives = SqlInitiativeRepository(connection)
         self.officers = SqlOfficerRepository(connection)
         self.outbox = SqlOutboxRepository(connection)
@@ -155,20 +157,30 @@ class InlineSqliteUnitOfWork(SqlUnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
+        self._cache.rolled_back()  # whatever was not committed never reaches the cache
         try:
             if connection is not None and connection.in_transaction():
                 await connection.rollback()
         finally:
             self._factory.lock.release()
 
+    async def commit(self) -> None:
+        await self.connection.commit()
+        self._cache.committed()
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+        self._cache.rolled_back()
+
 
 class InlineSqliteUnitOfWorkFactory:
     """``UnitOfWorkFactory`` for a SQLite file: one synchronous connection, used inline."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cache_size: int = 10_000) -> None:
         self.engine = engine
         self.connection = InlineConnection(engine.connect())
         self.lock = asyncio.Lock()
+        self.cache = ConversationCache(cache_size)
 
     def __call__(self) -> InlineSqliteUnitOfWork:
         return InlineSqliteUnitOfWork(self)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from conversations.ports import ConcurrentUpdate, Conversation, Person
 from storage.models import identities, link_codes, people
 from storage.repositories._common import _new_id
+from storage.repositories.conversation_cache import CacheWrites
 
 _LOAD_CONVERSATION = (
     select(
@@ -96,17 +97,20 @@ _IDLE_IN_FLOW = (
 class SqlConversationRepository:
     """``ConversationRepository`` over one connection of the unit of work."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, cache: CacheWrites | None = None) -> None:
         self._connection = connection
+        self._cache = cache
 
     async def load(self, channel: str, user_id: str) -> Conversation | None:
+        if self._cache is not None and (cached := self._cache.get((channel, user_id))):
+            return cached.conversation(channel, user_id)
         result = await self._connection.execute(
             _LOAD_CONVERSATION, {"channel": channel, "external_id": user_id}
         )
         row = result.first()
         if row is None:
             return None
-        return Conversation(
+        conversation = Conversation(
             channel=channel,
             user_id=user_id,
             person_id=row.id,
@@ -120,6 +124,9 @@ class SqlConversationRepository:
             version=row.version,
             unreachable_since=row.unreachable_since,
         )
+        if self._cache is not None:
+            self._cache.put((channel, user_id), conversation)
+        return conversation
 
     async def save(self, conversation: Conversation, at: datetime) -> None:
         values: dict[str, Any] = {
@@ -148,6 +155,8 @@ class SqlConversationRepository:
             )
             conversation.person_id = person_id
             conversation.version = 1
+            if self._cache is not None:
+                self._cache.put((conversation.channel, conversation.user_id), conversation)
             return
         result = await self._connection.execute(
             _UPDATE_PERSON,
@@ -158,13 +167,20 @@ class SqlConversationRepository:
                 "b_version": conversation.version,
             },
         )
+        key = (conversation.channel, conversation.user_id)
         if result.rowcount != 1:
+            if self._cache is not None:
+                self._cache.forget(key)  # changed behind our back: read it afresh
             raise ConcurrentUpdate(
                 f"person {conversation.person_id} is no longer at version {conversation.version}"
             )
         conversation.version += 1
+        if self._cache is not None:
+            self._cache.put(key, conversation)
 
     async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
+        if self._cache is not None:
+            self._cache.forget((channel, user_id))
         await self._connection.execute(
             _SET_UNREACHABLE, {"b_channel": channel, "b_external_id": user_id, "since": since}
         )
@@ -217,6 +233,8 @@ class SqlConversationRepository:
     async def link_identity(
         self, channel: str, user_id: str, person_id: int, at: datetime
     ) -> None:
+        if self._cache is not None:
+            self._cache.forget_all()  # an account changes hands: rare, start afresh
         moved = await self._connection.execute(
             _MOVE_IDENTITY,
             {"b_channel": channel, "b_external_id": user_id, "person_id": person_id},
