@@ -392,12 +392,11 @@ def match_option(text: str, options: Sequence[tuple[str, str]]) -> str | None:
         return None
     folded = fold(cleaned)
     answer = _trim(folded)
-    keys = [_key(label) for _, label in options]
-
     if match := _OPTION_NUMBER.fullmatch(answer):
         index = int(match[1]) - 1
         if 0 <= index < len(options):
             return options[index][0]
+    keys = [_key(label) for _, label in options]
     if match := _NUMBERED_LABEL.fullmatch(answer):
         index = int(match[1]) - 1
         if 0 <= index < len(options) and keys[index] == _key(match[2]):

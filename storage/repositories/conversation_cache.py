@@ -41,7 +41,7 @@ class CachedConversation:
     unreachable_since: datetime | None
 
     @classmethod
-    def of(cls, conversation: Conversation) -> CachedConversation:
+    def of(cls, conversation: Conversation, *, version: int | None = None) -> CachedConversation:
         assert conversation.person_id is not None
         return cls(
             person_id=conversation.person_id,
@@ -52,7 +52,7 @@ class CachedConversation:
             step=conversation.step,
             state=_dumps(conversation.state),
             options=_dumps(conversation.options),
-            version=conversation.version,
+            version=conversation.version if version is None else version,
             unreachable_since=conversation.unreachable_since,
         )
 
@@ -115,6 +115,9 @@ class CacheWrites:
 
     def put(self, key: Key, conversation: Conversation) -> None:
         self.pending[key] = CachedConversation.of(conversation)
+
+    def keep(self, key: Key, entry: CachedConversation) -> None:
+        self.pending[key] = entry
 
     def forget(self, key: Key) -> None:
         self.pending.pop(key, None)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Text, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.ports import ConcurrentUpdate, Conversation, Person
 from storage.models import identities, link_codes, people
 from storage.repositories._common import _new_id
-from storage.repositories.conversation_cache import CacheWrites
+from storage.repositories.conversation_cache import CachedConversation, CacheWrites
 
 _LOAD_CONVERSATION = (
     select(
@@ -50,6 +50,11 @@ _INSERT_IDENTITY = insert(identities)
 # Parameters named like columns become the SET clause; the others feed the WHERE clause.
 _UPDATE_PERSON = update(people).where(
     people.c.id == bindparam("b_id"), people.c.version == bindparam("b_version")
+)
+# The same, with state and options given as the JSON text the cache already made (SQLite
+# keeps JSON as text): encoded once per turn, not twice.
+_UPDATE_PERSON_JSON_TEXT = _UPDATE_PERSON.values(
+    state=bindparam("b_state", type_=Text), options=bindparam("b_options", type_=Text)
 )
 
 _FIND_PERSON = select(identities.c.person_id).where(
@@ -158,16 +163,21 @@ class SqlConversationRepository:
             if self._cache is not None:
                 self._cache.put((conversation.channel, conversation.user_id), conversation)
             return
-        result = await self._connection.execute(
-            _UPDATE_PERSON,
-            {
-                **values,
-                "version": conversation.version + 1,
-                "b_id": conversation.person_id,
-                "b_version": conversation.version,
-            },
-        )
         key = (conversation.channel, conversation.user_id)
+        where = {
+            "version": conversation.version + 1,
+            "b_id": conversation.person_id,
+            "b_version": conversation.version,
+        }
+        if self._cache is None:
+            result = await self._connection.execute(_UPDATE_PERSON, {**values, **where})
+        else:
+            entry = CachedConversation.of(conversation, version=conversation.version + 1)
+            del values["state"], values["options"]
+            result = await self._connection.execute(
+                _UPDATE_PERSON_JSON_TEXT,
+                {**values, **where, "b_state": entry.state, "b_options": entry.options},
+            )
         if result.rowcount != 1:
             if self._cache is not None:
                 self._cache.forget(key)  # changed behind our back: read it afresh
@@ -176,7 +186,7 @@ class SqlConversationRepository:
             )
         conversation.version += 1
         if self._cache is not None:
-            self._cache.put(key, conversation)
+            self._cache.keep(key, entry)
 
     async def set_unreachable(self, channel: str, user_id: str, since: datetime | None) -> None:
         if self._cache is not None:

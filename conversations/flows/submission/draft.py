@@ -165,7 +165,7 @@ def _prune(turn: Turn) -> None:
     """Forget answers to questions that no longer apply (kind changed, nothing recognised…)."""
     fields = draft(turn)
     for fs in FIELD_STEPS:
-        if fs.field in fields and not fs.applies_to(turn):
+        if fs.field in fields and not fs.applies(fields, turn.campaign):
             del fields[fs.field]
 
 

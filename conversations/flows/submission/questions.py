@@ -57,7 +57,8 @@ def _choice_prompt(turn: Turn, step: Step, text: str, options: Sequence[Option])
 
 def counter(turn: Turn, step: Step) -> str:
     """ "Question 3 of 17": people on phones want to know how long this takes."""
-    applicable = [fs for fs in FIELD_STEPS if fs.applies_to(turn)]
+    fields = draft(turn)
+    applicable = [fs for fs in FIELD_STEPS if fs.applies(fields, turn.campaign)]
     steps = [fs.step for fs in applicable]
     if step not in steps:
         return ""
