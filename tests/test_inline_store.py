@@ -8,9 +8,10 @@ the database. A transaction that does not commit leaves the cache as it was.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from conversations.ports import ConcurrentUpdate
 from storage import (
@@ -110,3 +111,42 @@ async def test_a_stale_copy_is_never_written_over_a_newer_row(
     async with inline() as work:
         fresh = await work.conversations.load("test", "binh")
     assert fresh is not None and fresh.locale == "en"
+
+
+async def test_the_inline_save_writes_what_the_async_engine_writes(stores: Stores) -> None:
+    """The inline store's plain-SQL save and SQLAlchemy's write the same values: another
+    connection reads back the same conversation and the same stored time text."""
+    inline, other = stores
+    moment = T0 + timedelta(seconds=1)  # no microseconds: where time formats differ
+    async with inline() as work:
+        await work.conversations.ensure_person("test", "an", T0)
+        await work.conversations.ensure_person("test", "bao", T0)
+        await work.commit()
+    for store, user in ((inline, "an"), (other, "bao")):
+        async with store() as work:
+            conv = await work.conversations.load("test", user)
+            assert conv is not None
+            conv.locale, conv.flow, conv.step = "vi", "submission", "title"
+            conv.state = {"draft": {"title": "Gá kẹp “nhanh”"}, "history": [["menu", "main"]]}
+            conv.options = [["a", "Một"]]
+            await work.conversations.save(conv, moment)
+            await work.commit()
+    async with other() as work:
+        an = await work.conversations.load("test", "an")
+        bao = await work.conversations.load("test", "bao")
+        rows = await work.connection.execute(
+            text("SELECT updated_at, state FROM people ORDER BY id")
+        )
+        stored = rows.fetchall()
+    assert an is not None and bao is not None
+    assert (an.state, an.options, an.version) == (bao.state, bao.options, bao.version)
+    assert stored[0] == stored[1]  # the same text on disk, time format included
+    assert await _idle(other, moment + timedelta(microseconds=1)) == [
+        (an.person_id, moment),
+        (bao.person_id, moment),
+    ]
+
+
+async def _idle(store: SqlUnitOfWorkFactory, before: datetime) -> list[tuple[int, datetime]]:
+    async with store() as work:
+        return await work.conversations.idle_in_flow("submission", before)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from conversations.ports import Conversation
 
@@ -103,11 +105,17 @@ class ConversationCache:
         self._entries.clear()
 
 
-class CacheWrites:
-    """One transaction's cache entries, handed to the cache when it commits."""
+class RawSqlite(Protocol):
+    def execute_sql(self, sql: str, parameters: Sequence[Any]) -> int: ...
 
-    def __init__(self, cache: ConversationCache) -> None:
+
+class CacheWrites:
+    """One transaction's cache entries, handed to the cache when it commits; and the inline
+    connection, whose plain-SQL path the cached store's save takes."""
+
+    def __init__(self, cache: ConversationCache, connection: RawSqlite) -> None:
         self.cache = cache
+        self.connection = connection
         self.pending: dict[Key, CachedConversation] = {}
 
     def get(self, key: Key) -> CachedConversation | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from conversations.ports import ConcurrentUpdate, Conversation, Person
@@ -51,11 +52,14 @@ _INSERT_IDENTITY = insert(identities)
 _UPDATE_PERSON = update(people).where(
     people.c.id == bindparam("b_id"), people.c.version == bindparam("b_version")
 )
-# The same, with state and options given as the JSON text the cache already made (SQLite
-# keeps JSON as text): encoded once per turn, not twice.
-_UPDATE_PERSON_JSON_TEXT = _UPDATE_PERSON.values(
-    state=bindparam("b_state", type_=Text), options=bindparam("b_options", type_=Text)
+# The same in plain SQLite, for the inline store: state and options as the JSON text the
+# cache already made (SQLite keeps JSON as text), the time as SQLAlchemy would write it.
+_UPDATE_PERSON_SQLITE = (
+    "UPDATE people SET display_name = ?, locale = ?, unit_code = ?, flow = ?, step = ?, "
+    "state = ?, options = ?, updated_at = ?, version = ? WHERE id = ? AND version = ?"
 )
+_SQLITE = sqlite.dialect()
+_SQLITE_TIME = people.c.updated_at.type.dialect_impl(_SQLITE).bind_processor(_SQLITE)
 
 _FIND_PERSON = select(identities.c.person_id).where(
     identities.c.channel == bindparam("b_channel"),
@@ -171,14 +175,27 @@ class SqlConversationRepository:
         }
         if self._cache is None:
             result = await self._connection.execute(_UPDATE_PERSON, {**values, **where})
+            updated = result.rowcount
         else:
             entry = CachedConversation.of(conversation, version=conversation.version + 1)
-            del values["state"], values["options"]
-            result = await self._connection.execute(
-                _UPDATE_PERSON_JSON_TEXT,
-                {**values, **where, "b_state": entry.state, "b_options": entry.options},
+            assert _SQLITE_TIME is not None
+            updated = self._cache.connection.execute_sql(
+                _UPDATE_PERSON_SQLITE,
+                (
+                    conversation.display_name,
+                    conversation.locale,
+                    conversation.unit_code,
+                    conversation.flow,
+                    conversation.step,
+                    entry.state,
+                    entry.options,
+                    _SQLITE_TIME(at),
+                    entry.version,
+                    conversation.person_id,
+                    conversation.version,
+                ),
             )
-        if result.rowcount != 1:
+        if updated != 1:
             if self._cache is not None:
                 self._cache.forget(key)  # changed behind our back: read it afresh
             raise ConcurrentUpdate(
