@@ -6,6 +6,7 @@ object (tests/telegram_offline.py) and checks the Bot API calls the bot made in 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -277,6 +278,25 @@ async def test_an_unexpected_failure_is_answered_politely_in_the_persons_languag
     [sent] = api.sent()
     assert "Sorry, something went wrong" in sent["text"]
     assert "fire" not in sent["text"] and "Traceback" not in sent["text"]
+    await application.shutdown()
+
+
+async def test_a_slow_turn_shows_typing_and_a_quick_one_does_not() -> None:
+    engine, _store, _clock = make_engine()
+    process = engine.process
+
+    async def slow(event: Any) -> Any:
+        await asyncio.sleep(0.6)  # a database far away
+        return await process(event)
+
+    application, api = await offline_application(engine)
+    await feed(application, message_update("/start", language_code="en"))
+    assert api.sent("sendChatAction") == []
+    engine.process = slow  # type: ignore[method-assign]
+    await feed(application, message_update("2", language_code="en"))
+    [typing] = api.sent("sendChatAction")
+    assert typing["action"] == "typing" and typing["chat_id"] == 42
+    assert "Which grassroots union" in api.texts()[-1]
     await application.shutdown()
 
 
