@@ -1,5 +1,9 @@
 """One turn's transaction on SQLAlchemy: a connection, its repositories, one commit.
 
+Two kinds: :class:`SqlUnitOfWorkFactory` on an async engine (PostgreSQL; SQLite for tools),
+and :class:`InlineSqliteUnitOfWorkFactory`, what the bot uses on a SQLite file: one
+synchronous connection called inline, with the conversations it committed kept in memory.
+
 ``async with uow:`` takes a pooled connection; the repositories run on it; ``await
 uow.commit()`` makes the turn durable. Leaving the block without committing (an exception, an
 early return) rolls everything back. After a commit the same block may go on writing: the next
