@@ -62,13 +62,17 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("this unit of work is already open")
-        self._connection = await self._engine.connect()
-        self.conversations = SqlConversationRepository(self._connection)
-        self.initiatives = SqlInitiativeRepository(self._connection)
-        self.officers = SqlOfficerRepository(self._connection)
-        self.outbox = SqlOutboxRepository(self._connection)
-        self.groups = SqlGroupRepository(self._connection)
+        self._open(await self._engine.connect())
         return self
+
+    def _open(self, connection: AsyncConnection, cache: CacheWrites | None = None) -> None:
+        """The repositories of this transaction, on ``connection``."""
+        self._connection = connection
+        self.conversations = SqlConversationRepository(connection, cache)
+        self.initiatives = SqlInitiativeRepository(connection)
+        self.officers = SqlOfficerRepository(connection)
+        self.outbox = SqlOutboxRepository(connection)
+        self.groups = SqlGroupRepository(connection)
 
     async def __aexit__(
         self,
@@ -159,13 +163,8 @@ class InlineSqliteUnitOfWork(SqlUnitOfWork):
 
     async def __aenter__(self) -> Self:
         await self._factory.lock.acquire()
-        connection = cast(AsyncConnection, self._factory.connection)
-        self._connection = connection
-        self.conversations = SqlConversationRepository(connection, self._cache)
-        self.initiatives = SqlInitiativeRepository(connection)
-        self.officers = SqlOfficerRepository(connection)
-        self.outbox = SqlOutboxRepository(connection)
-        self.groups = SqlGroupRepository(connection)
+        # The repositories see an AsyncConnection: InlineConnection has the part they use.
+        self._open(cast(AsyncConnection, self._factory.connection), self._cache)
         return self
 
     async def __aexit__(
