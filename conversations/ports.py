@@ -372,6 +372,10 @@ class OutboxRepository(Protocol):
         ``key`` is already there, so a scheduled notice is written once."""
         ...
 
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these notice keys are already written (one question for many)."""
+        ...
+
     async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
         """Notices of one kind about one initiative (e.g. the approval prompts to replace)."""
         ...

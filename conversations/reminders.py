@@ -29,38 +29,50 @@ NUDGE = "nudge"
 DIGEST_LINES = 10
 # Someone who wrote to the bot this recently is still at it: no "before closing" nudge now.
 BUSY = timedelta(hours=1)
+_UNITS_PER_QUERY = 500
 
 
 def _footer() -> str:
     return _("(To stop reminders: /reminders off)")
 
 
-async def _tell(
-    turn: Turn,
-    person_id: int,
-    key: str,
-    kind: str,
-    render: Callable[[], str],
-    options: Callable[[], Sequence[tuple[str, str]]] = tuple,
-    initiative_id: int | None = None,
-) -> bool:
-    """One reminder, in the person's language, unless they turned reminders off or it was
-    written before (``key``)."""
-    person: Person | None = await turn.uow.conversations.person(person_id)
-    if person is None or person.reminders_off:
-        return False
-    with using_locale(person.locale or "vi"):
-        text = render() + "\n\n" + _footer()
-        written = await turn.uow.outbox.add(
-            person_id=person_id,
-            text=text,
-            options=options(),
-            at=turn.now,
-            kind=kind,
-            initiative_id=initiative_id,
-            key=key,
-        )
-    return written is not None
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """One reminder to one person, rendered in their language only if it is sent."""
+
+    person_id: int
+    key: str
+    kind: str
+    render: Callable[[], str]
+    options: Callable[[], Sequence[tuple[str, str]]] = tuple
+    initiative_id: int | None = None
+
+
+async def send_new(turn: Turn, reminders: Sequence[Reminder]) -> int:
+    """Write the reminders not written before (one query for all their keys), each in its
+    person's language, to people who did not turn reminders off."""
+    if not reminders:
+        return 0
+    written_before = await turn.uow.outbox.existing_keys([r.key for r in reminders])
+    sent = 0
+    for reminder in reminders:
+        if reminder.key in written_before:
+            continue
+        person: Person | None = await turn.uow.conversations.person(reminder.person_id)
+        if person is None or person.reminders_off:
+            continue
+        with using_locale(person.locale or "vi"):
+            written = await turn.uow.outbox.add(
+                person_id=reminder.person_id,
+                text=reminder.render() + "\n\n" + _footer(),
+                options=reminder.options(),
+                at=turn.now,
+                kind=reminder.kind,
+                initiative_id=reminder.initiative_id,
+                key=reminder.key,
+            )
+        sent += written is not None
+    return sent
 
 
 def _window_line(turn: Turn) -> str:
@@ -86,23 +98,32 @@ class _Unsent:
     titles: list[str] = field(default_factory=list)
 
 
+def _left_before(turn: Turn, closing: bool) -> datetime:
+    """Only what was left this long ago can be due: the first reminder's wait, or, before a
+    window closes, an hour (someone writing right now is not reminded)."""
+    if closing:
+        return turn.now - BUSY
+    return turn.now - timedelta(days=turn.campaign.notices.reminder_after_days)
+
+
 async def remind_drafts(turn: Turn) -> int:
     """Drafts saved, and initiatives being written and then left, by person."""
     campaign, now = turn.campaign, turn.now
     if campaign.phase_open_at(now) is None:
         return 0
     closing = closing_soon(campaign, now)
+    before = _left_before(turn, closing is not None)
     people: dict[int, _Unsent] = {}
-    for item in await turn.uow.initiatives.untouched_since([Status.DRAFT], now):
+    for item in await turn.uow.initiatives.untouched_since([Status.DRAFT], before):
         unsent = people.setdefault(item.person_id, _Unsent())
         unsent.touches.append(item.updated_at)
         unsent.titles.append(f"#{item.id} “{item.record.get('title') or '…'}”")
-    for person_id, at in await turn.uow.conversations.idle_in_flow("submission", now):
+    for person_id, at in await turn.uow.conversations.idle_in_flow("submission", before):
         people.setdefault(person_id, _Unsent()).touches.append(at)
-    sent = 0
+    reminders = []
     for person_id, unsent in people.items():
         last = max(unsent.touches)
-        if closing is not None and last < now - BUSY:
+        if closing is not None:
             key = f"drafts-close:{person_id}:{campaign.id}:{closing.number}"
         else:
             round_ = reminder_round(campaign, last, now)
@@ -123,8 +144,8 @@ async def remind_drafts(turn: Turn) -> int:
             lines.append(_window_line(turn))
             return "\n".join(lines)
 
-        sent += await _tell(turn, person_id, key, DRAFT_REMINDER, render)
-    return sent
+        reminders.append(Reminder(person_id, key, DRAFT_REMINDER, render))
+    return await send_new(turn, reminders)
 
 
 async def remind_changes(turn: Turn) -> int:
@@ -133,8 +154,9 @@ async def remind_changes(turn: Turn) -> int:
     if campaign.phase_open_at(now) is None:
         return 0
     closing = closing_soon(campaign, now)
-    sent = 0
-    for item in await turn.uow.initiatives.untouched_since([Status.NEEDS_CHANGES], now):
+    before = _left_before(turn, closing is not None)
+    reminders = []
+    for item in await turn.uow.initiatives.untouched_since([Status.NEEDS_CHANGES], before):
         if closing is not None:
             key = f"changes-close:{item.id}:{campaign.id}:{closing.number}"
         else:
@@ -158,10 +180,8 @@ async def remind_changes(turn: Turn) -> int:
         def options(item: StoredInitiative = item) -> list[tuple[str, str]]:
             return [(action(OPEN, item.id), _("✏️ Change and resubmit"))]
 
-        sent += await _tell(
-            turn, item.person_id, key, CHANGES_REMINDER, render, options, initiative_id=item.id
-        )
-    return sent
+        reminders.append(Reminder(item.person_id, key, CHANGES_REMINDER, render, options, item.id))
+    return await send_new(turn, reminders)
 
 
 async def send_digests(turn: Turn) -> int:
@@ -173,7 +193,7 @@ async def send_digests(turn: Turn) -> int:
     for item in await turn.uow.initiatives.submitted_before(turn.now):
         for officer in await reviewers(turn, item.unit_code):
             waiting.setdefault(officer.person_id, []).append(item)
-    sent = 0
+    reminders = []
     for person_id, items in waiting.items():
 
         def render(items: list[StoredInitiative] = items) -> str:
@@ -204,24 +224,25 @@ async def send_digests(turn: Turn) -> int:
             lines.append(_("Open them with /pending."))
             return "\n".join(lines)
 
-        sent += await _tell(
-            turn, person_id, f"digest:{person_id}:{day.isoformat()}", DIGEST, render
-        )
-    return sent
+        key = f"digest:{person_id}:{day.isoformat()}"
+        reminders.append(Reminder(person_id, key, DIGEST, render))
+    return await send_new(turn, reminders)
 
 
 async def nudge_officers(turn: Turn, due: Sequence[tuple[Moment, list[str]]]) -> int:
     """The officers of grassroots unions with no initiative yet, in a phase's last month."""
-    sent = 0
+    reminders = []
     for moment, unit_codes in due:
-        for code in unit_codes:
-            for officer in await turn.uow.officers.of_units([code]):
+        for start in range(0, len(unit_codes), _UNITS_PER_QUERY):
+            for officer in await turn.uow.officers.of_units(
+                unit_codes[start : start + _UNITS_PER_QUERY]
+            ):
 
-                def render(code: str = code, moment: Moment = moment) -> str:
+                def render(code: str = officer.unit_code, moment: Moment = moment) -> str:
                     return nudge_text(
                         turn.campaign, turn.units, moment.phase, code, turn.now, to_officer=True
                     )
 
-                key = f"{moment.key(turn.campaign)}p{officer.person_id}:{code}"
-                sent += await _tell(turn, officer.person_id, key, NUDGE, render)
-    return sent
+                key = f"{moment.key(turn.campaign)}p{officer.person_id}:{officer.unit_code}"
+                reminders.append(Reminder(officer.person_id, key, NUDGE, render))
+    return await send_new(turn, reminders)

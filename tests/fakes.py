@@ -916,6 +916,10 @@ class MemoryOutboxRepository:
             if self._tx.deliveries.get((row.id, channel)) is None
         ]
 
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        wanted = set(keys)
+        return {row.key for row in self._tx.outbox.rows() if row.key in wanted}
+
     async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
         rows = [
             row

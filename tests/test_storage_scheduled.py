@@ -668,3 +668,20 @@ async def test_all_active_lists_every_active_group_whatever_its_unit(
         await work.commit()
     async with backend() as work:
         assert [g.id for g in await work.groups.all_active()] == [first.id, second.id]
+
+
+async def test_existing_keys_says_which_notices_were_written_in_one_question(
+    backend: UnitOfWorkFactory,
+) -> None:
+    async with backend() as work:
+        lan = await _person(work)
+        await _remind(work, lan, "digest:1:2022-05-30")
+        await _remind(work, lan, "drafts:1:x:1")
+        await _remind(work, lan, None)
+        await work.commit()
+    async with backend() as work:
+        many = [f"digest:1:{n}" for n in range(1200)]  # more than one query's worth
+        assert await work.outbox.existing_keys(
+            ["digest:1:2022-05-30", "drafts:1:x:2", *many, "drafts:1:x:1"]
+        ) == {"digest:1:2022-05-30", "drafts:1:x:1"}
+        assert await work.outbox.existing_keys([]) == set()

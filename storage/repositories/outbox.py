@@ -61,6 +61,10 @@ _UNDELIVERED_TO = (
     .where(outbox.c.person_id == bindparam("b_person_id"), _NOT_DELIVERED_ON_CHANNEL)
     .order_by(outbox.c.created_at, outbox.c.id)
 )
+_EXISTING_KEYS = select(outbox.c.key).where(
+    outbox.c.key.in_(bindparam("b_keys", expanding=True))
+)
+_KEYS_PER_QUERY = 500  # well under SQLite's limit on bound values
 _DELIVERIES = select(
     outbox_deliveries.c.notice_id, outbox_deliveries.c.channel, outbox_deliveries.c.reference
 ).where(outbox_deliveries.c.notice_id.in_(bindparam("b_ids", expanding=True)))
@@ -103,6 +107,14 @@ class SqlOutboxRepository:
             return await _INSERT_KEYED_NOTICE(self._connection, values)
         result = await self._connection.execute(_INSERT_NOTICE, values)
         return _new_id(result.inserted_primary_key)
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = list(keys[start : start + _KEYS_PER_QUERY])
+            result = await self._connection.execute(_EXISTING_KEYS, {"b_keys": chunk})
+            found.update(str(key) for key in result.scalars())
+        return found
 
     async def for_initiative(self, initiative_id: int, kind: str) -> list[Notice]:
         result = await self._connection.execute(
