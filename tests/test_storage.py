@@ -6,6 +6,7 @@ connection pool and foreign keys behave differently there).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -33,9 +34,11 @@ from storage import (
     SAMPLE_UNITS,
     ConcurrentUpdate,
     InitiativeNotFound,
+    InlineSqliteUnitOfWorkFactory,
     NotADraft,
     SqlUnitOfWorkFactory,
     create_engine,
+    create_inline_sqlite_engine,
     database_url,
     import_units_csv,
     load_units,
@@ -570,18 +573,6 @@ async def test_a_turn_costs_one_select_and_one_update(
 async def test_the_inline_store_runs_one_transaction_at_a_time_and_shares_the_file(
     url: str,
 ) -> None:
-    import asyncio
-
-    from storage import (
-        SAMPLE_UNITS,
-        InlineSqliteUnitOfWorkFactory,
-        SqlUnitOfWorkFactory,
-        create_engine,
-        create_inline_sqlite_engine,
-        import_units_csv,
-        migrate,
-    )
-
     await migrate(url)
     engine = create_engine(url)
     await import_units_csv(engine, SAMPLE_UNITS, at=T0)
