@@ -61,9 +61,7 @@ _UNDELIVERED_TO = (
     .where(outbox.c.person_id == bindparam("b_person_id"), _NOT_DELIVERED_ON_CHANNEL)
     .order_by(outbox.c.created_at, outbox.c.id)
 )
-_EXISTING_KEYS = select(outbox.c.key).where(
-    outbox.c.key.in_(bindparam("b_keys", expanding=True))
-)
+_EXISTING_KEYS = select(outbox.c.key).where(outbox.c.key.in_(bindparam("b_keys", expanding=True)))
 _KEYS_PER_QUERY = 500  # well under SQLite's limit on bound values
 _DELIVERIES = select(
     outbox_deliveries.c.notice_id, outbox_deliveries.c.channel, outbox_deliveries.c.reference
