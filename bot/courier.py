@@ -158,7 +158,13 @@ class GroupCourier:
 
     async def deliver(self, stop: asyncio.Event | None = None) -> int:
         """Claim and send batches until nothing is due now (or ``stop`` is set: what is
-        claimed and not sent is given back at once); the number delivered."""
+        claimed and not sent is given back at once), then report the broadcasts that
+        finished; the number delivered."""
+        delivered = await self._deliver(stop)
+        await self.engine.report_broadcasts()
+        return delivered
+
+    async def _deliver(self, stop: asyncio.Event | None) -> int:
         delivered = 0
         self._hold_s = None
         while True:
@@ -173,10 +179,9 @@ class GroupCourier:
                 if self._hold_s is not None or stopping:
                     # A long wait was asked for (or the process stops): give the rest back,
                     # due when the wait ends (at once).
+                    wait = 0.0 if stopping or self._hold_s is None else self._hold_s
                     for rest, _group in claimed[index:]:
-                        await self.engine.group_notice_retry(
-                            rest, after_s=0.0 if stopping else self._hold_s or 0.0, failed=False
-                        )
+                        await self.engine.group_notice_retry(rest, after_s=wait, failed=False)
                     return delivered
                 if time.monotonic() - claimed_at > self.lease_s * 0.8:
                     break  # the claim runs out: leave the rest to whoever takes them next

@@ -65,11 +65,11 @@ def call_to_action() -> str:
 
 
 def _closes(campaign: Campaign, phase: Phase) -> str:
-    return format_datetime(phase.closes - timedelta(minutes=1), str(campaign.tz))
+    return format_datetime(phase.last_minute, str(campaign.tz))
 
 
 def _days_left(campaign: Campaign, phase: Phase, now: datetime) -> int:
-    return max((phase.last_day - campaign.local_date(now)).days, 0)
+    return max(campaign.days_left(phase, now), 0)
 
 
 class PhaseResults:

@@ -88,6 +88,11 @@ class Phase:
         return self.opens <= _aware(moment) < self.closes
 
     @property
+    def last_minute(self) -> datetime:
+        """The window's end as people read it: "until 23:59 31/05/2022"."""
+        return self.closes - timedelta(minutes=1)
+
+    @property
     def counting_period(self) -> DatePeriod:
         return DatePeriod(self.counts_from, self.counts_until)
 
@@ -199,6 +204,10 @@ class Campaign:
     @property
     def closes(self) -> datetime:
         return self.phases[-1].closes
+
+    def days_left(self, phase: Phase, moment: datetime) -> int:
+        """Whole days from ``moment``'s date to ``phase``'s last day (0 on the last day)."""
+        return (phase.last_day - self.local_date(moment)).days
 
     def local_date(self, moment: datetime) -> date:
         """The calendar day of ``moment`` in the campaign's time zone."""

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from conversations.announcements import nudge_text
 from conversations.i18n import _, format_datetime, ngettext, using_locale
 from conversations.notices import OPEN, action, reviewers
-from conversations.ports import Person, Status, StoredInitiative
+from conversations.ports import Officer, Person, Status, StoredInitiative
 from conversations.schedule import Moment, closing_soon, daily_at, reminder_round
 from conversations.turn import Turn
 
@@ -79,8 +79,8 @@ def _window_line(turn: Turn) -> str:
     phase = turn.campaign.phase_open_at(turn.now)
     if phase is None:
         return ""
-    days = (phase.last_day - turn.today).days
-    closes = format_datetime(phase.closes - timedelta(minutes=1), str(turn.campaign.tz))
+    days = turn.campaign.days_left(phase, turn.now)
+    closes = format_datetime(phase.last_minute, str(turn.campaign.tz))
     if days == 0:
         return _("Today is the last day: {phase} accepts initiatives until {closes}.").format(
             phase=phase.name.get(), closes=closes
@@ -190,8 +190,11 @@ async def send_digests(turn: Turn) -> int:
     if day is None:
         return 0
     waiting: dict[int, list[StoredInitiative]] = {}
+    reviewers_of: dict[str, list[Officer]] = {}  # looked up once per union, not per item
     for item in await turn.uow.initiatives.submitted_before(turn.now):
-        for officer in await reviewers(turn, item.unit_code):
+        if item.unit_code not in reviewers_of:
+            reviewers_of[item.unit_code] = await reviewers(turn, item.unit_code)
+        for officer in reviewers_of[item.unit_code]:
             waiting.setdefault(officer.person_id, []).append(item)
     reminders = []
     for person_id, items in waiting.items():

@@ -305,16 +305,14 @@ class TelegramAdapter:
 
     async def deliver_group_notices(self, bot: Bot, stop: asyncio.Event | None = None) -> int:
         """One pass of the group courier (claims, pacing, 429s, removed groups: see
-        :mod:`bot.courier`), then the reports of broadcasts that finished."""
+        :mod:`bot.courier`), which also reports the broadcasts that finished."""
         if self.group_courier is None:
 
             async def send(notice: GroupNotice, group: Group) -> str:
                 return await self.send_group_notice(bot, notice, group)
 
             self.group_courier = GroupCourier(self.engine, CHANNEL, send, **self.courier_options)
-        delivered = await self.group_courier.deliver(stop)
-        await self.engine.report_broadcasts()
-        return delivered
+        return await self.group_courier.deliver(stop)
 
     async def send_group_notice(self, bot: Bot, notice: GroupNotice, group: Group) -> str:
         """Send one group notice (with a button opening the bot when it has a link); Bot API

@@ -213,9 +213,7 @@ class ZaloAdapter:
             self.group_courier = GroupCourier(
                 self.engine, CHANNEL, self.send_group_notice, **self.courier_options
             )
-        delivered = await self.group_courier.deliver(stop)
-        await self.engine.report_broadcasts()
-        return delivered
+        return await self.group_courier.deliver(stop)
 
     async def send_group_notice(self, notice: GroupNotice, group: Group) -> str:
         """Send one group notice; Zalo errors become the courier's."""

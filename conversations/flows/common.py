@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from enum import StrEnum
 
 from conversations.i18n import N_, _, format_datetime, ngettext
@@ -28,7 +27,7 @@ def campaign_status(turn: Turn) -> str:
     phase = campaign.phase_open_at(now)
     tz = str(campaign.tz)
     if phase is not None:
-        days = (phase.last_day - turn.today).days
+        days = campaign.days_left(phase, now)
         left = (
             _("today is the last day")
             if days == 0
@@ -36,7 +35,7 @@ def campaign_status(turn: Turn) -> str:
         )
         return _("{phase} is open until {closes} ({left}).").format(
             phase=phase.name.get(),
-            closes=format_datetime(phase.closes - timedelta(minutes=1), tz),
+            closes=format_datetime(phase.last_minute, tz),
             left=left,
         )
     upcoming = campaign.next_phase_after(now)
