@@ -63,6 +63,8 @@ class OfflineBotApi(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
+        if isinstance(params.get("reply_markup"), str):  # as Telegram reads it
+            params["reply_markup"] = json.loads(params["reply_markup"])
         self.calls.append((name, params))
         if self.failures[name]:
             failure = self.failures[name].pop(0)

@@ -19,20 +19,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from telegram import (
-    Bot,
-    BotCommand,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Update,
-)
-from telegram.constants import ChatAction, ParseMode
+from telegram import Bot, BotCommand, CallbackQuery, Update
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import courier
 from bot.courier import GroupCourier
+from bot.telegram import calls
 from bot.telegram.convert import (
     CHANNEL,
     GroupCommand,
@@ -176,14 +170,17 @@ class TelegramAdapter:
             ),
             None,
         )
+        chat_id, message_id = message.chat.id, message.message_id
         try:
             if accepted and label and message.text:
                 text = html.escape(message.text, quote=False) + chosen_suffix(label)
                 await with_retries(
-                    lambda: query.edit_message_text(text, parse_mode=ParseMode.HTML)
+                    lambda: calls.edit_html(query.get_bot(), chat_id, message_id, text)
                 )
             else:
-                await with_retries(lambda: query.edit_message_reply_markup(reply_markup=None))
+                await with_retries(
+                    lambda: calls.drop_keyboard(query.get_bot(), chat_id, message_id)
+                )
         except (BadRequest, Unreachable) as error:  # gone, or not modified: fine either way
             log.info("could not retire a keyboard: %s", error)
 
@@ -219,14 +216,11 @@ class TelegramAdapter:
                 "Initiatives are written in a private chat with me, so that your answers stay "
                 "yours. Tap the button to open it."
             )
-            button = InlineKeyboardButton(_("💬 Open the private chat"), url=link)
+            markup = calls.url_keyboard(_("💬 Open the private chat"), link)
         try:
             await with_retries(
-                lambda: context.bot.send_message(
-                    chat_id=command.chat_id,
-                    text=html.escape(text, quote=False),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=InlineKeyboardMarkup([[button]]),
+                lambda: calls.send_html(
+                    context.bot, command.chat_id, html.escape(text, quote=False), markup
                 )
             )
         except (TelegramError, Unreachable) as error:
@@ -252,14 +246,7 @@ class TelegramAdapter:
     async def _send_part(
         self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, part: Outgoing
     ) -> None:
-        await with_retries(
-            lambda: context.bot.send_message(
-                chat_id=chat_id,
-                text=part.html,
-                parse_mode=ParseMode.HTML,
-                reply_markup=part.markup,
-            )
-        )
+        await with_retries(lambda: calls.send_html(context.bot, chat_id, part.html, part.markup))
 
     # ------------------------------------------------------------------ notices
     async def deliver_notices(self, bot: Bot) -> int:
@@ -278,21 +265,16 @@ class TelegramAdapter:
                     [part, *_rest] = render(reply)
                     with contextlib.suppress(BadRequest):  # gone or unchanged: fine
                         await with_retries(
-                            lambda p=part, r=reference, c=chat_id: bot.edit_message_text(
-                                p.html,
-                                chat_id=c,
-                                message_id=int(r),
-                                parse_mode=ParseMode.HTML,
+                            lambda p=part, r=reference, c=chat_id: calls.edit_html(
+                                bot, c, int(r), p.html
                             )
                         )
                 else:
                     for part in render(reply):
                         sent = await with_retries(
-                            lambda p=part, c=chat_id: bot.send_message(
-                                c, p.html, parse_mode=ParseMode.HTML, reply_markup=p.markup
-                            )
+                            lambda p=part, c=chat_id: calls.send_html(bot, c, p.html, p.markup)
                         )
-                        reference = str(sent.message_id)
+                        reference = str(sent)
             except Unreachable:
                 await self.engine.mark_unreachable(CHANNEL, external_id)
                 continue
@@ -322,18 +304,16 @@ class TelegramAdapter:
             with using_locale(group.locale):
                 label = _("✍️ Write an initiative")
             url = f"https://t.me/{bot.username}?start={notice.link}"
-            markup = InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
+            markup = calls.url_keyboard(label, url)
         parts = render(Reply(text=notice.text))
         reference = ""
         try:
             for index, part in enumerate(parts):
-                sent = await bot.send_message(
-                    int(group.chat_id),
-                    part.html,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if index == len(parts) - 1 else None,
+                last = index == len(parts) - 1
+                sent = await calls.send_html(
+                    bot, int(group.chat_id), part.html, markup if last else None
                 )
-                reference = str(sent.message_id)
+                reference = str(sent)
         except RetryAfter as error:
             wait = error.retry_after
             raise courier.RetryAfter(

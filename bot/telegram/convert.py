@@ -11,16 +11,11 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-    User,
-)
+from telegram import Message, Update, User
 from telegram.constants import ChatType, MessageLimit
 
 from bot.split import split_text
+from bot.telegram.calls import Button, markup_json
 from conversations.messages import Attachment, Event, GroupEvent, Option, Reply
 
 CHANNEL = "telegram"
@@ -42,10 +37,11 @@ class GroupCommand:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One Telegram message to send: HTML text and, on the last part, the keyboard."""
+    """One Telegram message to send: HTML text and, on the last part, the keyboard
+    (JSON-serialised, as the Bot API takes it)."""
 
     html: str
-    markup: InlineKeyboardMarkup | None = None
+    markup: str | None = None
 
 
 def _display_name(user: User) -> str:
@@ -130,27 +126,25 @@ def callback_data(prompt_id: str, code: str) -> str:
     return data
 
 
-def keyboard(options: tuple[Option, ...], prompt_id: str) -> InlineKeyboardMarkup | None:
+def keyboard(options: tuple[Option, ...], prompt_id: str) -> str | None:
+    """The options as an inline keyboard: short labels two to a row, long ones alone."""
     if not options:
         return None
-    buttons = [
-        InlineKeyboardButton(option.label, callback_data=callback_data(prompt_id, option.code))
-        for option in options
-    ]
-    rows: list[list[InlineKeyboardButton]] = []
-    for button in buttons:
-        short = len(button.text) <= SHORT_LABEL
+    rows: list[list[Button]] = []
+    for option in options:
+        button = {"text": option.label, "callback_data": callback_data(prompt_id, option.code)}
+        short = len(option.label) <= SHORT_LABEL
         if (
             short
             and rows
             and len(rows[-1]) < BUTTONS_PER_ROW_SHORT
-            and rows[-1][-1].text
-            and (len(rows[-1][-1].text) <= SHORT_LABEL)
+            and rows[-1][-1]["text"]
+            and len(rows[-1][-1]["text"]) <= SHORT_LABEL
         ):
             rows[-1].append(button)
         else:
             rows.append([button])
-    return InlineKeyboardMarkup(rows)
+    return markup_json(rows)
 
 
 def render(reply: Reply) -> list[Outgoing]:
