@@ -36,6 +36,10 @@ _COMMAND_WORDS: Final[dict[str, str]] = {
     "language": "lang",
 }
 
+# Text arrives NFC; folding only drops accents and squeezes spaces, so a message over twice
+# the longest word is a sentence (an answer), never one of these words.
+_LONGEST_WORD: Final = 2 * max(map(len, _COMMAND_WORDS))
+
 
 def parse_command(text: str) -> Command | None:
     """``/start join-CD01`` → Command("start", "join-CD01"); "Hủy" → Command("cancel")."""
@@ -43,5 +47,7 @@ def parse_command(text: str) -> Command | None:
         head, _sep, rest = text[1:].partition(" ")
         name = head.split("@", 1)[0].lower()
         return Command(name, rest.strip()) if name else None
+    if len(text) > _LONGEST_WORD:  # a sentence, not a command word: no need to fold it
+        return None
     word = _COMMAND_WORDS.get(fold(text))
     return Command(word) if word else None

@@ -556,11 +556,21 @@ def check(record: InitiativeRecord, campaign: Campaign) -> Verdict:
 
 
 def early_findings(
-    record: InitiativeRecord, campaign: Campaign, answered: frozenset[str]
+    record: InitiativeRecord,
+    campaign: Campaign,
+    answered: frozenset[str],
+    touching: frozenset[str] | None = None,
 ) -> list[Finding]:
-    """Problems from the rules whose fields are all in ``answered`` (a draft in progress).
+    """Problems from the rules whose fields are all in ``answered`` (a draft in progress);
+    with ``touching``, only from the rules that read one of those fields (what an answer
+    changed: no other rule's verdict can have changed with it).
 
     A field in ``answered`` whose value is still ``None`` counts as answered "unknown", so
     its rule reports it missing. Officer checks are left to :func:`check`.
     """
-    return _problems(record, campaign, (r for r in RULES if r.fields <= answered))
+    rules = (
+        r
+        for r in RULES
+        if r.fields <= answered and (touching is None or not r.fields.isdisjoint(touching))
+    )
+    return _problems(record, campaign, rules)

@@ -45,8 +45,10 @@ def parse_action(code: str) -> tuple[str, int] | None:
 
 async def reviewers(turn: Turn, unit_code: str) -> list[Officer]:
     """The officers of the unit, or of the nearest unit above that has any (plan VI)."""
-    for code in [unit_code, *(u.code for u in turn.units.ancestors(unit_code))]:
-        officers = await turn.uow.officers.of_units([code])
+    line = [unit_code, *(u.code for u in turn.units.ancestors(unit_code))]
+    found = await turn.uow.officers.of_units(line)  # one question for the whole line up
+    for code in line:
+        officers = [o for o in found if o.unit_code == code]
         if officers:
             return officers
     return []

@@ -10,6 +10,7 @@ patterns themselves have no nested repetition, so a pasted essay cannot stall a 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
@@ -380,6 +381,10 @@ def _key(text: str) -> str:
     return " ".join(_WORD.findall(fold(text)))
 
 
+# Labels come from the catalogs and the campaign (a few hundred, asked again and again).
+_label_key = functools.lru_cache(maxsize=2048)(_key)
+
+
 def match_option(text: str, options: Sequence[tuple[str, str]]) -> str | None:
     """The code of the option the person meant, or None when it is unclear.
 
@@ -396,7 +401,7 @@ def match_option(text: str, options: Sequence[tuple[str, str]]) -> str | None:
         index = int(match[1]) - 1
         if 0 <= index < len(options):
             return options[index][0]
-    keys = [_key(label) for _, label in options]
+    keys = [_label_key(label) for _, label in options]
     if match := _NUMBERED_LABEL.fullmatch(answer):
         index = int(match[1]) - 1
         if 0 <= index < len(options) and keys[index] == _key(match[2]):

@@ -58,9 +58,13 @@ def database_url(raw: str | None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+# JSON as stored: Vietnamese stays readable in the file and a third shorter than \u escapes.
+# One encoder for every call (json.dumps with options builds a new one each time).
+compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _json_dumps(value: Any) -> str:
-    # Vietnamese stays readable in the file and a third shorter than \u escapes.
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(value)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

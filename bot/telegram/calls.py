@@ -35,9 +35,12 @@ warnings.filterwarnings(
 Button = dict[str, str]
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def markup_json(rows: Sequence[Sequence[Button]]) -> str:
     """An inline keyboard, JSON-serialised the way the Bot API's ``reply_markup`` expects."""
-    return json.dumps({"inline_keyboard": rows}, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode({"inline_keyboard": rows})
 
 
 def url_keyboard(label: str, url: str) -> str:

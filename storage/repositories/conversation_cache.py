@@ -18,12 +18,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conversations.ports import Conversation
+from storage.db import compact_json
 
 Key = tuple[str, str]  # (channel, user id)
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +49,8 @@ class CachedConversation:
             unit_code=conversation.unit_code,
             flow=conversation.flow,
             step=conversation.step,
-            state=_dumps(conversation.state),
-            options=_dumps(conversation.options),
+            state=compact_json(conversation.state),
+            options=compact_json(conversation.options),
             version=conversation.version if version is None else version,
             unreachable_since=conversation.unreachable_since,
         )

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from conversations.campaign import Campaign
-from conversations.eligibility import Finding, early_findings
+from conversations.eligibility import RULES, Finding, early_findings
 from conversations.i18n import N_, _
 from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient
@@ -161,12 +161,15 @@ BY_STEP = {fs.step: fs for fs in FIELD_STEPS}
 _BY_FIELD = {fs.field: fs for fs in FIELD_STEPS}
 
 
-def _prune(turn: Turn) -> None:
-    """Forget answers to questions that no longer apply (kind changed, nothing recognised…)."""
+def _prune(turn: Turn) -> set[str]:
+    """Forget answers to questions that no longer apply (kind changed, nothing recognised…);
+    the fields forgotten."""
     fields = draft(turn)
+    gone = {fs.field for fs in FIELD_STEPS if fs.field in fields}
     for fs in FIELD_STEPS:
         if fs.field in fields and not fs.applies(fields, turn.campaign):
             del fields[fs.field]
+    return {field for field in gone if field not in fields}
 
 
 def current_findings(turn: Turn) -> list[Finding]:
@@ -174,9 +177,18 @@ def current_findings(turn: Turn) -> list[Finding]:
     return findings_of(turn, draft(turn))
 
 
-def findings_of(turn: Turn, answers: dict[str, Any]) -> list[Finding]:
+def findings_of(
+    turn: Turn, answers: dict[str, Any], touching: frozenset[str] | None = None
+) -> list[Finding]:
+    """What ``answers`` break, as if submitted now; with ``touching``, only by the rules that
+    read one of those fields."""
     fields = {**answers, "submitted_at": turn.now.isoformat()}
-    return early_findings(as_record(fields), turn.campaign, frozenset(fields))
+    answered = frozenset(fields)
+    if touching is not None and not any(
+        r.fields <= answered and not r.fields.isdisjoint(touching) for r in RULES
+    ):
+        return []  # no rule reads what changed (a title, a summary): nothing to build
+    return early_findings(as_record(fields), turn.campaign, answered, touching)
 
 
 def finding_key(finding: Finding) -> str:
@@ -188,11 +200,12 @@ async def accept(turn: Turn, step: Step, value: Any) -> None:
     fields = draft(turn)
     previous = dict(fields)
     fields[BY_STEP[step].field] = value
-    _prune(turn)
-    after = current_findings(turn)
+    # Only a rule reading a field this answer changed can have a new verdict.
+    changed = frozenset({BY_STEP[step].field, *_prune(turn)})
+    after = findings_of(turn, fields, changed)
     fresh: list[Finding] = []
     if after:  # only then is it worth knowing what was already broken before this answer
-        before = {finding_key(f) for f in findings_of(turn, previous)}
+        before = {finding_key(f) for f in findings_of(turn, previous, changed)}
         fresh = [f for f in after if finding_key(f) not in before]
     if fresh:
         turn.state["warn"] = {"step": step, "keys": [finding_key(f) for f in fresh]}
