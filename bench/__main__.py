@@ -28,7 +28,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
 
 from bench.broadcast import run_broadcast
-from bot.app import build_app
+from bot.app import build_app, settle_after_start
 from bot.config import Settings
 from tests.telegram_offline import OfflineBotApi, message_update, offline_application
 from tests.test_conversation import TO_REVIEW
@@ -72,6 +72,7 @@ async def measure(folder: Path) -> dict[str, float]:
     built = await build_app(settings, now=NOW, load_sample=True)
     bot, _api = await offline_application(built.engine, rate_limited=False)
     echo = await echo_application()
+    settle_after_start()  # as `python -m bot run` does once it has started
     try:
         # Both warmed up, then measured in turns, best of ROUNDS each: this machine's speed
         # drifts by tens of percent within a minute, and the ratio must compare like with like.

@@ -61,9 +61,10 @@ async def _console(settings: Settings, user: str | None, now: str | None, lang: 
 
 async def _messengers(settings: Settings, now: str | None) -> int:
     """Telegram and/or Zalo in one process, one engine, until SIGINT or SIGTERM."""
-    from bot.app import build_app
+    from bot.app import build_app, settle_after_start
 
     app = await build_app(settings, now=now, load_sample=True)
+    settle_after_start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -722,3 +722,35 @@ def test_findings_cite_their_rule_by_number_and_name(campaign: Campaign) -> None
         "IV.2.1 – New in the unit and recognised by its Initiative Council or head"
     )
     assert Finding("X.9", "x").cite(campaign) == "X.9"
+
+
+def test_a_rule_reads_only_the_fields_it_declares(campaign: Campaign) -> None:
+    """What lets an answer re-check only the rules that read the field it changed: a rule's
+    findings stay the same whatever the record holds outside its declared fields."""
+    samples = [
+        phase_one(),
+        phase_two(application=Application.TRIAL, economic_benefit=None, value_vnd=None),
+        research(),
+        research(research_accepted_on=None, effect_confirmed_by_head=False),
+        phase_one(novel_in_unit=False, ip_protected=True, authors=authors(50, 30)),
+        phase_one(recognized_by=Recognizer.NONE, recognized_on=None, applied_on=date(2021, 8, 1)),
+        phase_one(submitted_at=at(2022, 6, 1, 3, 0), recognized_on=date(2022, 6, 2)),
+        InitiativeRecord(),
+    ]
+    for rule in RULES:
+        for base in samples:
+            expected = list(rule.check(base, campaign))
+            for other in samples:
+                mixed = dataclasses.replace(other, **{f: getattr(base, f) for f in rule.fields})
+                assert list(rule.check(mixed, campaign)) == expected, rule.check.__name__
+
+
+def test_early_findings_touching_a_field_are_those_of_the_rules_reading_it(
+    campaign: Campaign,
+) -> None:
+    record = phase_one(novel_in_unit=False, ip_protected=True, recognized_by=Recognizer.NONE)
+    everything = early_findings(record, campaign, frozenset(FIELDS))
+    touching = early_findings(record, campaign, frozenset(FIELDS), frozenset({"ip_protected"}))
+    assert [f.rule for f in everything] == ["IV.2.1", "IV.2.1", "IV.3"]
+    assert touching == [f for f in everything if f.rule == "IV.3"]
+    assert early_findings(record, campaign, frozenset(FIELDS), frozenset({"title"})) == []

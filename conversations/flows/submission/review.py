@@ -141,9 +141,9 @@ async def _submit(turn: Turn) -> None:
     )
     before = turn.state.get("before_changes")
     clear(turn)
-    item = await turn.uow.initiatives.get(initiative_id)
     officers = await notices.reviewers(turn, turn.conv.unit_code)
-    if item is not None and officers:
+    item = await turn.uow.initiatives.get(initiative_id) if officers else None
+    if item is not None:
         if before is not None:
             await notices.prompt_reviewers(
                 turn,
