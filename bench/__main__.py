@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, MessageHandler, filters
+from telegram.ext import Application, ApplicationBuilder, MessageHandler, TypeHandler, filters
 
 from bench.broadcast import run_broadcast
-from bot.app import build_app, settle_after_start
+from bot.app import App, build_app, settle_after_start
 from bot.config import Settings
+from bot.telegram.updates import PersonOrderedUpdates
 from tests.telegram_offline import OfflineBotApi, message_update, offline_application
 from tests.test_conversation import TO_REVIEW
 
@@ -38,6 +39,8 @@ SCRIPT = ["/start join-CD-BB-01", "1", *TO_REVIEW, "1", "1"]  # submitted, share
 SEQUENTIAL_PEOPLE = 40
 ROUNDS = 3
 CONCURRENT_PEOPLE = 200
+ONE_AT_A_TIME_PEOPLE = 3  # 69 steps at one round trip each: a few seconds
+NETWORK_S = 0.05  # a Bot API round trip from a server in Vietnam, roughly
 OPEN_CONVERSATIONS = 100_000
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,15 +99,22 @@ async def measure(folder: Path) -> dict[str, float]:
                 await _walk(bot, updates, step_latencies)
             rate = max(rate, len(step_latencies) / (time.perf_counter() - started))
             latencies += step_latencies
-
-        crowd = [updates_for(50_000 + n) for n in range(CONCURRENT_PEOPLE)]
-        concurrent: list[float] = []
-        started = time.perf_counter()
-        await asyncio.gather(*(_walk(bot, updates, concurrent) for updates in crowd))
-        concurrent_rate = len(concurrent) / (time.perf_counter() - started)
     finally:
         await bot.shutdown()
         await echo.shutdown()
+    try:
+        # As in production: updates queued by the updater, processed many people at once and
+        # each person's in order (PersonOrderedUpdates); first with an instant Bot API (what
+        # the process can do), then with a 50 ms round trip to it, against PTB's default of
+        # one update at a time (what the bot did before).
+        concurrent_rate = await through_the_queue(built, 60_000, CONCURRENT_PEOPLE, latency_s=0)
+        over_network = await through_the_queue(
+            built, 70_000, CONCURRENT_PEOPLE, latency_s=NETWORK_S
+        )
+        one_at_a_time = await through_the_queue(
+            built, 80_000, ONE_AT_A_TIME_PEOPLE, latency_s=NETWORK_S, ordered=False
+        )
+    finally:
         await built.close()
     cuts = statistics.quantiles(latencies, n=100)
     return {
@@ -115,8 +125,55 @@ async def measure(folder: Path) -> dict[str, float]:
         "p99_ms": round(cuts[98] * 1000, 2),
         "concurrent_steps_per_s": round(concurrent_rate, 1),
         "concurrent_people": CONCURRENT_PEOPLE,
+        "concurrent_steps_per_s_50ms_api": round(over_network, 1),
+        "one_at_a_time_steps_per_s_50ms_api": round(one_at_a_time, 1),
         "steps_per_person": len(SCRIPT),
     }
+
+
+async def through_the_queue(
+    built: App, first_user: int, people: int, *, latency_s: float, ordered: bool = True
+) -> float:
+    """Steps/s with ``people`` writing at once, their updates queued as Telegram hands them
+    over (everyone's first message, then everyone's second…) and processed by the
+    Application's update processor, its Bot API answering after ``latency_s``."""
+    bot, _api = await offline_application(
+        built.engine,
+        rate_limited=False,
+        updates=PersonOrderedUpdates() if ordered else None,
+        latency_s=latency_s,
+    )
+    total = people * len(SCRIPT)
+    handled = 0
+    all_handled = asyncio.Event()
+
+    async def count(_update: object, _context: object) -> None:
+        nonlocal handled
+        handled += 1
+        if handled == total:
+            all_handled.set()
+
+    bot.add_handler(TypeHandler(Update, count), group=1)  # after the bot's own handlers
+    await bot.start()
+    try:
+        scripts = [updates_for(first_user + n) for n in range(people)]
+        started = time.perf_counter()
+        for step in zip(*scripts, strict=True):
+            for data in step:
+                bot.update_queue.put_nowait(Update.de_json(data, bot.bot))
+        await all_handled.wait()
+        rate = total / (time.perf_counter() - started)
+    finally:
+        await bot.stop()
+        await bot.shutdown()
+    # Each person's answers taken in order lead each of them to a submitted initiative.
+    async with built.engine.uow_factory() as uow:
+        for n in range(people):
+            person = await uow.conversations.load("telegram", str(first_user + n))
+            assert person is not None and person.person_id is not None
+            mine = await uow.initiatives.list_for_person(person.person_id)
+            assert [item.status.value for item in mine] == ["submitted"], mine
+    return rate
 
 
 def open_conversations(db: Path, count: int) -> None:

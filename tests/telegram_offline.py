@@ -8,6 +8,7 @@ Updates are built from Bot API JSON, as Telegram would send them.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
@@ -17,7 +18,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.adapter import TelegramAdapter
@@ -37,6 +38,7 @@ class Failure:
 @dataclass
 class OfflineBotApi(BaseRequest):
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    latency_s: float = 0.0  # how long each answer takes to come back (a network round trip)
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
     _ids: Any = field(default_factory=lambda: itertools.count(100))
 
@@ -62,6 +64,8 @@ class OfflineBotApi(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         params = dict(request_data.parameters) if request_data else {}
         if isinstance(params.get("reply_markup"), str):  # as Telegram reads it
             params["reply_markup"] = json.loads(params["reply_markup"])
@@ -113,12 +117,19 @@ class OfflineBotApi(BaseRequest):
 
 
 async def offline_application(
-    engine: Engine, *, rate_limited: bool = True
+    engine: Engine,
+    *,
+    rate_limited: bool = True,
+    updates: BaseUpdateProcessor | None = None,
+    latency_s: float = 0.0,
 ) -> tuple[Application, OfflineBotApi]:  # type: ignore[type-arg]
     """The real Application and adapter on the in-process Bot API; ``rate_limited=False``
-    leaves out Telegram's 30 messages/s limiter (benchmarks measure the bot, not the limit)."""
-    api = OfflineBotApi()
+    leaves out Telegram's 30 messages/s limiter (benchmarks measure the bot, not the limit);
+    ``updates``: how queued updates are processed (PTB's default: one at a time)."""
+    api = OfflineBotApi(latency_s=latency_s)
     builder = ApplicationBuilder().token("777:OFFLINE").request(api).get_updates_request(api)
+    if updates is not None:
+        builder = builder.concurrent_updates(updates)
     if rate_limited:
         builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
     application = builder.build()

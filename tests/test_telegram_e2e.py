@@ -300,3 +300,37 @@ def test_an_officer_named_on_the_command_line_approves_from_telegram(
     with sqlite3.connect(running_bot) as db:
         [(status,)] = db.execute("SELECT status FROM initiatives").fetchall()
     assert status == "approved"
+
+
+def test_people_are_answered_at_once_each_in_the_order_they_wrote(
+    emulator: BotApiEmulator, running_bot: Path
+) -> None:
+    minh_id = LAN + 1
+    lan, minh = Person(emulator, LAN), Person(emulator, minh_id)
+    for person in (lan, minh):
+        person.type("/start join-CD-BB-01")
+        person.press("Tiếng Việt")
+        person.press("Sáng kiến mới")
+    lan_before = len(emulator.sent(LAN))
+
+    # Lan's reply crosses a slow network (Telegram takes 3 s to accept it); she types on.
+    emulator.delay_next("sendMessage", 3.0)
+    emulator.user_sends(LAN, "Gá kẹp phôi tiện nhanh")
+    emulator.user_sends(LAN, "1")  # the first kind, before she has even seen the question
+    emulator.user_sends(minh_id, "Sổ tay giao ca điện tử")
+
+    # Minh is answered without waiting for Lan's slow reply…
+    emulator.wait_for_message(minh_id, "Câu 2/", timeout=10)
+    assert len(emulator.sent(LAN)) == lan_before
+    # …and Lan's answers were taken one after another, her replies in the same order.
+    emulator.wait_for(lambda: len(emulator.sent(LAN)) >= lan_before + 2, timeout=15)
+    emulator.wait_idle(quiet=0.3, timeout=15)
+    replies = [m["text"] for m in emulator.sent(LAN)[lan_before:]]
+    assert [reply.split("/")[0] for reply in replies] == ["Câu 2", "Câu 3"]
+    with sqlite3.connect(running_bot) as db:
+        [(state,)] = db.execute(
+            "SELECT state FROM people JOIN identities ON people.id = identities.person_id "
+            "WHERE external_id = ?",
+            (str(LAN),),
+        ).fetchall()
+    assert '"title":"Gá kẹp phôi tiện nhanh","kind":"technical"' in state

@@ -81,3 +81,25 @@ def test_a_refused_zalo_token_stops_the_bot_with_a_clear_message(tmp_path: Path)
     assert result.returncode == 2
     assert "ZALO_BOT_TOKEN was refused by Zalo" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_zalo_people_are_answered_at_once_each_in_the_order_they_wrote() -> None:
+    engine, _store, _clock = make_engine()
+    with ZaloApiEmulator() as emu:
+        settings = Settings.load(env={"ZALO_BOT_TOKEN": emu.token, "ZALO_API_URL": emu.base_url})
+        stop = asyncio.Event()
+        runner = asyncio.create_task(run_zalo(engine, settings, stop))
+        try:
+            emu.delay_next("sendMessage", 3.0)  # the reply to Lan crosses a slow network
+            emu.user_sends("lan", "/start")
+            emu.user_sends("lan", "1")  # Tiếng Việt, before she has even seen the question
+            emu.user_sends("minh", "/start")
+            await emu.wait_for_message_async("minh", "Chọn ngôn ngữ", timeout=10)
+            assert emu.sent("lan") == []  # Minh did not wait for Lan's slow reply
+            await emu.wait_for_async(lambda: len(emu.sent("lan")) >= 2, timeout=15)
+            first, second = (m["text"] for m in emu.sent("lan")[:2])
+            assert "Chọn ngôn ngữ" in first  # her messages were taken in the order she wrote
+            assert "Chọn ngôn ngữ" not in second
+        finally:
+            stop.set()
+            await runner

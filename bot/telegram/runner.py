@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.updates import PersonOrderedUpdates
 from bot.ticker import repeat_until
 from conversations.engine import Engine
 
@@ -29,6 +30,9 @@ def build_application(engine: Engine, settings: Settings) -> Application:  # typ
         ApplicationBuilder()
         .token(settings.telegram_token)
         .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        # Many people at once (a reply waits on the network, not on the others), each
+        # person's updates in order.
+        .concurrent_updates(PersonOrderedUpdates())
     )
     if settings.telegram_api_url:
         builder = builder.base_url(settings.telegram_api_url)

@@ -91,6 +91,13 @@ def event_from_update(update: dict[str, Any]) -> Event | GroupEvent | None:
     )
 
 
+def sender_of(update: dict[str, Any]) -> str | None:
+    """Who sent the update (their messages are handled in order), if anyone."""
+    message = update.get("message")
+    sender = message.get("from") if isinstance(message, dict) else None
+    return str(sender["id"]) if isinstance(sender, dict) and sender.get("id") else None
+
+
 class ZaloAdapter:
     """Turns Zalo updates into engine turns; sends replies and notices within Zalo's limits."""
 

@@ -1,8 +1,9 @@
 """Runs the Zalo bot: long polling by default, or a webhook server with the secret checked.
 
 One poller per token (Zalo hands each update to one getUpdates call), a short pause after an
-empty or failed poll, updates handled one at a time in arrival order. In webhook mode every
-request without the right ``X-Bot-Api-Secret-Token`` header gets 403 and is ignored.
+empty or failed poll. Updates are handled many people at once, each person's in arrival
+order (:mod:`bot.ordering`); the next poll does not wait for the replies. In webhook mode
+every request without the right ``X-Bot-Api-Secret-Token`` header gets 403 and is ignored.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 
 from bot.config import Settings
+from bot.ordering import OrderedTasks
 from bot.ticker import repeat_until
-from bot.zalo.adapter import ZaloAdapter
+from bot.zalo.adapter import ZaloAdapter, sender_of
 from bot.zalo.client import DEFAULT_BASE_URL, Unauthorized, ZaloClient, ZaloError
 from conversations.engine import Engine
 
@@ -59,6 +61,16 @@ async def run_zalo(engine: Engine, settings: Settings, stop: asyncio.Event) -> N
 
 
 async def _poll(adapter: ZaloAdapter, client: ZaloClient, stop: asyncio.Event) -> None:
+    handling = OrderedTasks()
+    try:
+        await _poll_into(handling, adapter, client, stop)
+    finally:
+        await handling.drain()
+
+
+async def _poll_into(
+    handling: OrderedTasks, adapter: ZaloAdapter, client: ZaloClient, stop: asyncio.Event
+) -> None:
     while not stop.is_set():
         poll = asyncio.create_task(client.get_updates(POLL_TIMEOUT_S))
         stopping = asyncio.create_task(stop.wait())
@@ -78,7 +90,7 @@ async def _poll(adapter: ZaloAdapter, client: ZaloClient, stop: asyncio.Event) -
         if update is None:
             await asyncio.sleep(PAUSE_AFTER_EMPTY_S)
             continue
-        await adapter.handle_update(update)
+        await handling.start(sender_of(update), adapter.handle_update(update))
 
 
 async def _deliver_until(adapter: ZaloAdapter, stop: asyncio.Event) -> None:
@@ -136,10 +148,12 @@ async def _serve_webhook(
     log.warning(
         "Zalo webhook listening on %s:%s", settings.zalo_webhook_listen, settings.zalo_webhook_port
     )
+    handling = OrderedTasks()
     try:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 update = await asyncio.wait_for(queue.get(), 1.0)
-                await adapter.handle_update(update)
+                await handling.start(sender_of(update), adapter.handle_update(update))
     finally:
         server.stop()
+        await handling.drain()
