@@ -18,10 +18,11 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor
+from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import BaseRequest, RequestData
 
 from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.limits import MessageRateLimiter
 from conversations.engine import Engine
 
 BOT = {"id": 777, "is_bot": True, "first_name": "Sáng kiến", "username": "sangkien_bot"}
@@ -131,7 +132,7 @@ async def offline_application(
     if updates is not None:
         builder = builder.concurrent_updates(updates)
     if rate_limited:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        builder = builder.rate_limiter(MessageRateLimiter(max_retries=2))
     application = builder.build()
     adapter = TelegramAdapter(engine)
     adapter.install(application)

@@ -7,6 +7,7 @@ object (tests/telegram_offline.py) and checks the Bot API calls the bot made in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from telegram.ext import Application
 
 from bot.split import split_text
+from bot.telegram.limits import MessageRateLimiter
 from conversations.ports import Status
 from tests.chat import make_engine
 from tests.telegram_offline import (
@@ -366,3 +368,30 @@ async def test_an_officer_gets_the_prompt_on_telegram_decides_and_the_author_is_
     [edit] = api.sent("editMessageText")  # the officer's prompt now says who decided
     assert edit["chat_id"] == 77 and "đã duyệt – người quyết định" in edit["text"]
     await application.shutdown()
+
+
+async def test_button_answers_and_typing_take_no_slot_of_the_message_limit() -> None:
+    """At a peak, 90 button presses are answered at once; 90 messages are paced (30 a
+    second), as Telegram's flood limits ask."""
+    limiter = MessageRateLimiter(max_retries=0)
+    await limiter.initialize()
+    done: list[str] = []
+
+    async def call(endpoint: str) -> bool:
+        async def send() -> bool:
+            done.append(endpoint)
+            return True
+
+        result = await limiter.process_request(send, (), {}, endpoint, {"chat_id": 5}, None)
+        return bool(result)
+
+    answers = [call(endpoint) for endpoint in ("answerCallbackQuery", "sendChatAction") * 45]
+    await asyncio.wait_for(asyncio.gather(*answers), timeout=1.0)  # 3 s if they were paced
+    assert len(done) == 90
+    messages = asyncio.gather(*(call("sendMessage") for _ in range(90)))
+    await asyncio.sleep(0.2)
+    assert done.count("sendMessage") < 60  # still being paced
+    messages.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await messages
+    await limiter.shutdown()

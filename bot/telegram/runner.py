@@ -10,10 +10,11 @@ import asyncio
 import logging
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.config import Settings
 from bot.telegram.adapter import TelegramAdapter
+from bot.telegram.limits import MessageRateLimiter
 from bot.telegram.updates import PersonOrderedUpdates
 from bot.ticker import repeat_until
 from conversations.engine import Engine
@@ -29,7 +30,7 @@ def build_application(engine: Engine, settings: Settings) -> Application:  # typ
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)
-        .rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(MessageRateLimiter(max_retries=RATE_LIMIT_RETRIES))
         # Many people at once (a reply waits on the network, not on the others), each
         # person's updates in order.
         .concurrent_updates(PersonOrderedUpdates())
