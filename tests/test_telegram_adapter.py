@@ -390,7 +390,7 @@ async def test_button_answers_and_typing_take_no_slot_of_the_message_limit() -> 
     assert len(done) == 90
     messages = asyncio.gather(*(call("sendMessage") for _ in range(90)))
     await asyncio.sleep(0.2)
-    assert done.count("sendMessage") < 60  # still being paced
+    assert done.count("sendMessage") < 90  # still being paced (they would all be out)
     messages.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await messages
