@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.__main__ import NOW, SEQUENTIAL_PEOPLE, _walk, updates_for
+from bench.__main__ import NOW, SEQUENTIAL_PEOPLE, _walk, parsed
 from bot.app import build_app
 from bot.config import Settings
 from tests.telegram_offline import offline_application
@@ -26,11 +26,12 @@ async def profile(lines: int) -> None:
         settings = Settings.load(env={"DATABASE_URL": str(Path(tmp) / "profile.db")})
         built = await build_app(settings, now=NOW, load_sample=True)
         bot, _api = await offline_application(built.engine, rate_limited=False)
-        await _walk(bot, updates_for(1), [])  # warm up
+        await _walk(bot, parsed(bot, 1), [])  # warm up
+        people = [parsed(bot, 10_000 + person) for person in range(SEQUENTIAL_PEOPLE)]
         profiler = cProfile.Profile()
         profiler.enable()
-        for person in range(SEQUENTIAL_PEOPLE):
-            await _walk(bot, updates_for(10_000 + person), [])
+        for updates in people:
+            await _walk(bot, updates, [])
         profiler.disable()
         stats = pstats.Stats(profiler, stream=sys.stdout)
         stats.sort_stats("tottime").print_stats(lines)
