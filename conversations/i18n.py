@@ -22,6 +22,7 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_date as _babel_format_date
 from babel.dates import format_datetime as _babel_format_datetime
 from babel.dates import get_timezone
@@ -104,10 +105,18 @@ _DATE_PATTERNS = {"vi": "dd/MM/yyyy", "en": "d MMM yyyy"}
 _DATETIME_PATTERNS = {"vi": "HH:mm dd/MM/yyyy", "en": "d MMM yyyy, HH:mm"}
 
 
+@cache
+def _babel_locale(code: str) -> Locale:
+    """Babel's data for a locale, parsed once (Babel parses a code string on every call)."""
+    return Locale.parse(code)
+
+
 def format_date(value: date) -> str:
     """A date as people of the current locale write it: 15/03/2022 or 15 Mar 2022."""
     locale = current_locale()
-    return _babel_format_date(value, format=_DATE_PATTERNS.get(locale, "medium"), locale=locale)
+    return _babel_format_date(
+        value, format=_DATE_PATTERNS.get(locale, "medium"), locale=_babel_locale(locale)
+    )
 
 
 def format_datetime(value: datetime, tz: str) -> str:
@@ -117,17 +126,17 @@ def format_datetime(value: datetime, tz: str) -> str:
         value,
         format=_DATETIME_PATTERNS.get(locale, "medium"),
         tzinfo=get_timezone(tz),
-        locale=locale,
+        locale=_babel_locale(locale),
     )
 
 
 def format_money(vnd: int) -> str:
     """Whole Vietnamese đồng, e.g. ``45.000.000 ₫`` in Vietnamese, ``₫45,000,000`` in English."""
-    return _babel_format_currency(vnd, "VND", locale=current_locale())
+    return _babel_format_currency(vnd, "VND", locale=_babel_locale(current_locale()))
 
 
 def format_number(value: int | float | Decimal) -> str:
-    return _babel_format_decimal(value, locale=current_locale())
+    return _babel_format_decimal(value, locale=_babel_locale(current_locale()))
 
 
 def switch_locale(locale: str) -> None:
