@@ -16,6 +16,7 @@ turning the JSON into an ``Update`` (~80 µs) is the updater's work, done before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -220,6 +221,16 @@ async def memory_with_open_conversations(folder: Path) -> float:
     finally:
         await bot.shutdown()
         await built.close()
+    return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident size. On Linux from /proc (VmHWM): ``ru_maxrss`` keeps
+    the high-water mark of the process that started this one, carried over by exec."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
