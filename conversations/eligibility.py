@@ -531,15 +531,16 @@ def not_ip_protected(record: InitiativeRecord, campaign: Campaign) -> Iterator[F
 # --- the verdict -------------------------------------------------------------------------
 
 
-def _problems(
+def findings_by(
     record: InitiativeRecord, campaign: Campaign, rules: Iterable[Rule]
 ) -> list[Finding]:
+    """What ``rules`` find wrong with the record."""
     return [finding for r in rules for finding in r.check(record, campaign)]
 
 
 def check(record: InitiativeRecord, campaign: Campaign) -> Verdict:
     """Every rule on a (supposedly complete) record: all problems, officer checks, credit."""
-    problems = _problems(record, campaign, RULES)
+    problems = findings_by(record, campaign, RULES)
     phase = _submitted_phase(record, campaign)
     credited, tied = credit(record.authors)
     officer = [_found("IV.3", MSG_PUBLIC_ORDER)]
@@ -561,16 +562,19 @@ def early_findings(
     answered: frozenset[str],
     touching: frozenset[str] | None = None,
 ) -> list[Finding]:
-    """Problems from the rules whose fields are all in ``answered`` (a draft in progress);
-    with ``touching``, only from the rules that read one of those fields (what an answer
-    changed: no other rule's verdict can have changed with it).
+    """Problems from :func:`early_rules` (a draft in progress).
 
     A field in ``answered`` whose value is still ``None`` counts as answered "unknown", so
     its rule reports it missing. Officer checks are left to :func:`check`.
     """
-    rules = (
+    return findings_by(record, campaign, early_rules(answered, touching))
+
+
+def early_rules(answered: frozenset[str], touching: frozenset[str] | None = None) -> list[Rule]:
+    """The rules whose fields are all in ``answered``; with ``touching``, only those reading
+    one of those fields (what an answer changed: no other rule's verdict changed with it)."""
+    return [
         r
         for r in RULES
         if r.fields <= answered and (touching is None or not r.fields.isdisjoint(touching))
-    )
-    return _problems(record, campaign, rules)
+    ]

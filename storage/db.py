@@ -63,13 +63,9 @@ def database_url(raw: str | None) -> str:
 compact_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _json_dumps(value: Any) -> str:
-    return compact_json(value)
-
-
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite every new connection gets WAL, foreign keys and a busy wait."""
-    engine = create_async_engine(url, json_serializer=_json_dumps, **kwargs)
+    engine = create_async_engine(url, json_serializer=compact_json, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
@@ -79,7 +75,7 @@ def create_inline_sqlite_engine(url: str) -> Engine:
     """A synchronous engine on the same SQLite file (pysqlite), for
     :class:`storage.unit_of_work.InlineSqliteUnitOfWorkFactory`: one connection, kept open."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-    engine = sa_create_engine(sync_url, json_serializer=_json_dumps, poolclass=StaticPool)
+    engine = sa_create_engine(sync_url, json_serializer=compact_json, poolclass=StaticPool)
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 

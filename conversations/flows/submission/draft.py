@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from conversations.campaign import Campaign
-from conversations.eligibility import RULES, Finding, early_findings
+from conversations.eligibility import Finding, early_rules, findings_by
 from conversations.i18n import N_, _
 from conversations.ports import Status, StatusChange
 from conversations.record import InitiativeRecord, record_from_json_lenient
@@ -165,11 +165,12 @@ def _prune(turn: Turn) -> set[str]:
     """Forget answers to questions that no longer apply (kind changed, nothing recognised…);
     the fields forgotten."""
     fields = draft(turn)
-    gone = {fs.field for fs in FIELD_STEPS if fs.field in fields}
+    gone: set[str] = set()
     for fs in FIELD_STEPS:
         if fs.field in fields and not fs.applies(fields, turn.campaign):
             del fields[fs.field]
-    return {field for field in gone if field not in fields}
+            gone.add(fs.field)
+    return gone
 
 
 def current_findings(turn: Turn) -> list[Finding]:
@@ -183,12 +184,10 @@ def findings_of(
     """What ``answers`` break, as if submitted now; with ``touching``, only by the rules that
     read one of those fields."""
     fields = {**answers, "submitted_at": turn.now.isoformat()}
-    answered = frozenset(fields)
-    if touching is not None and not any(
-        r.fields <= answered and not r.fields.isdisjoint(touching) for r in RULES
-    ):
-        return []  # no rule reads what changed (a title, a summary): nothing to build
-    return early_findings(as_record(fields), turn.campaign, answered, touching)
+    rules = early_rules(frozenset(fields), touching)
+    if not rules:
+        return []  # no rule reads what changed (a title, a summary): no record to build
+    return findings_by(as_record(fields), turn.campaign, rules)
 
 
 def finding_key(finding: Finding) -> str:
