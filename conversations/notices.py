@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from conversations.eligibility import check
-from conversations.flows.submission.display import review_card, rule_citation
+from conversations.flows.submission.display import review_card, rule_citation, verdict_lines
 from conversations.flows.submission.draft import FIELD_STEPS, as_record
 from conversations.i18n import N_, _, using_locale
 from conversations.ports import Officer, Person, Status, StoredInitiative
@@ -100,18 +100,13 @@ def initiative_summary(turn: Turn, item: StoredInitiative, *, changed: Sequence[
         ]
     verdict = check(as_record(record), turn.campaign)
     lines.append("")
-    if verdict.eligible:
-        lines.append(
-            _("✅ The checker finds every condition met (phase {phase}).").format(
-                phase=verdict.phase
-            )
-        )
-    else:
-        lines.append(_("❌ The checker finds problems:"))
-        lines += [f"• {f.render()} ({rule_citation(turn, f.rule)})" for f in verdict.problems]
-    if verdict.officer_checks:
-        lines.append(_("For you to judge:"))
-        lines += [f"• {f.render()}" for f in verdict.officer_checks]
+    lines += verdict_lines(
+        turn,
+        verdict,
+        met=_("✅ The checker finds every condition met (phase {phase})."),
+        problems=_("❌ The checker finds problems:"),
+        checks=_("For you to judge:"),
+    )
     return "\n".join(lines)
 
 

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from conversations.eligibility import check
+from conversations.eligibility import Verdict, check
 from conversations.flows.submission.draft import FIELD_STEPS, as_record, current_kind
 from conversations.i18n import _, format_date, format_money, format_number
 from conversations.turn import Turn
@@ -85,20 +85,30 @@ def review_card(turn: Turn, fields: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def verdict_lines(
+    turn: Turn, verdict: Verdict, *, met: str, problems: str, checks: str
+) -> list[str]:
+    """A verdict as the reader reads it, under headings of their own (``met`` takes the
+    phase): every problem with the rule it comes from, then what a person must judge."""
+    if verdict.eligible:
+        lines = [met.format(phase=verdict.phase)]
+    else:
+        lines = [problems]
+        lines += [f"• {f.render()} ({rule_citation(turn, f.rule)})" for f in verdict.problems]
+    if verdict.officer_checks:
+        lines.append(checks)
+        lines += [f"• {f.render()}" for f in verdict.officer_checks]
+    return lines
+
+
 def verdict_text(turn: Turn, fields: dict[str, Any]) -> tuple[bool, str]:
     record = as_record({**fields, "submitted_at": turn.now.isoformat()})
     verdict = check(record, turn.campaign)
-    lines: list[str] = []
-    if verdict.eligible:
-        lines.append(
-            _("✅ It meets every condition of the program (phase {phase}).").format(
-                phase=verdict.phase
-            )
-        )
-    else:
-        lines.append(_("❌ It cannot be submitted yet:"))
-        lines += [f"• {f.render()} ({rule_citation(turn, f.rule)})" for f in verdict.problems]
-    if verdict.officer_checks:
-        lines.append(_("Your union officer will also check:"))
-        lines += [f"• {f.render()}" for f in verdict.officer_checks]
+    lines = verdict_lines(
+        turn,
+        verdict,
+        met=_("✅ It meets every condition of the program (phase {phase})."),
+        problems=_("❌ It cannot be submitted yet:"),
+        checks=_("Your union officer will also check:"),
+    )
     return verdict.eligible, "\n".join(lines)
