@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot_process import start_bot, stop_bot, telegram_env
 from tests.botapi.server import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,26 +48,6 @@ COUNTDOWN = "⏳ Còn 11 ngày để gửi sáng kiến cho Giai đoạn 1"
 COUNTDOWN_KEY = re.compile(r":1:countdown-14:g\d+$")
 
 
-def _env(emulator: BotApiEmulator, db: Path, now: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-    }
-    env.update(
-        TELEGRAM_BOT_TOKEN=emulator.token,
-        TELEGRAM_API_URL=emulator.base_url,
-        TELEGRAM_FILE_URL=emulator.base_file_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        SANGKIEN_NOW=now,
-        SANGKIEN_DELIVERY_LEASE_S="1",
-        SANGKIEN_TICK_EVERY_S="1",
-        PYTHONPATH=str(ROOT),
-        LOG_LEVEL="WARNING",
-    )
-    return env
-
-
 @dataclass
 class Bot:
     """One run of the bot as its own process."""
@@ -78,13 +59,13 @@ class Bot:
     output: str = ""
 
     def start(self) -> Bot:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=self.db.parent,
-            env=_env(self.emulator, self.db, self.now),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+        self.process = start_bot(
+            self.db.parent,
+            self.db,
+            self.now,
+            **telegram_env(self.emulator),
+            SANGKIEN_DELIVERY_LEASE_S="1",
+            SANGKIEN_TICK_EVERY_S="1",
         )
         return self
 
@@ -102,13 +83,7 @@ class Bot:
 
     def finish(self, timeout: float = 15) -> str:
         """Stop the bot (SIGTERM) unless it is gone already; its whole output."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.output, _ = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.output, _ = self.process.communicate()
+        self.output = stop_bot(self.process, timeout)
         return self.output
 
 

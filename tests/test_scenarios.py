@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,8 @@ import pytest
 from bot.app import build_app
 from bot.config import Settings
 from bot.console import ConsoleChat
+from tests.bot_process import start_bot as start_process
+from tests.bot_process import stop_bot, telegram_env
 from tests.botapi.server import BotApiEmulator
 from tests.zaloapi.server import ZaloApiEmulator
 
@@ -63,36 +63,7 @@ async def test_the_scenario_on_the_console(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ messengers
 def start_bot(tmp_path: Path, **env: str) -> subprocess.Popen[str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-    }
-    clean.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        SANGKIEN_NOW=SCENARIO["now"],
-        PYTHONPATH=str(ROOT),
-        LOG_LEVEL="WARNING",
-        **env,
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=clean,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop_bot(process: subprocess.Popen[str]) -> str:
-    process.terminate()
-    try:
-        output, _ = process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output
+    return start_process(tmp_path, tmp_path / "bot.db", SCENARIO["now"], **env)
 
 
 @pytest.fixture
@@ -100,9 +71,7 @@ def telegram(tmp_path: Path) -> Iterator[BotApiEmulator]:
     with BotApiEmulator(token="123456:SCENARIO", bot_username="sangkien_test_bot") as emu:
         process = start_bot(
             tmp_path,
-            TELEGRAM_BOT_TOKEN=emu.token,
-            TELEGRAM_API_URL=emu.base_url,
-            TELEGRAM_FILE_URL=emu.base_file_url,
+            **telegram_env(emu),
         )
         try:
             emu.wait_for(lambda: bool(emu.calls_to("getUpdates")), timeout=30)
@@ -164,9 +133,7 @@ def test_one_process_serves_telegram_and_zalo_and_a_draft_moves_between_them(
     ):
         process = start_bot(
             tmp_path,
-            TELEGRAM_BOT_TOKEN=telegram.token,
-            TELEGRAM_API_URL=telegram.base_url,
-            TELEGRAM_FILE_URL=telegram.base_file_url,
+            **telegram_env(telegram),
             ZALO_BOT_TOKEN=zalo.token,
             ZALO_API_URL=zalo.base_url,
         )

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.bot_process import start_bot, stop_bot, telegram_env
 from tests.botapi.server import BotApiEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,28 +33,7 @@ def emulator() -> Iterator[BotApiEmulator]:
 @pytest.fixture
 def running_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[Path]:
     db = tmp_path / "bot.db"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.lower() not in ("http_proxy", "https_proxy", "all_proxy")
-    }
-    env.update(
-        TELEGRAM_BOT_TOKEN=emulator.token,
-        TELEGRAM_API_URL=emulator.base_url,
-        TELEGRAM_FILE_URL=emulator.base_file_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        SANGKIEN_NOW="2022-05-20T09:00",
-        PYTHONPATH=str(ROOT),
-        LOG_LEVEL="WARNING",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_bot(tmp_path, db, "2022-05-20T09:00", **telegram_env(emulator))
     try:
         emulator.wait_for(
             lambda: bool(emulator.calls_to("getUpdates")) or process.poll() is not None,
@@ -63,12 +43,7 @@ def running_bot(emulator: BotApiEmulator, tmp_path: Path) -> Iterator[Path]:
         assert process.poll() is None, process.communicate()[0]
         yield db
     finally:
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
+        output = stop_bot(process)
         assert "Traceback" not in output, output
 
 
