@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from conversations.announcements import nudge_text
+from conversations.campaign import Phase
 from conversations.i18n import _, format_datetime, ngettext, using_locale
 from conversations.notices import OPEN, action, reviewers
 from conversations.ports import Officer, Person, Status, StoredInitiative
@@ -106,6 +107,17 @@ def _left_before(turn: Turn, closing: bool) -> datetime:
     return turn.now - timedelta(days=turn.campaign.notices.reminder_after_days)
 
 
+def _due_key(
+    turn: Turn, kind: str, subject: int, last: datetime, closing: Phase | None
+) -> str | None:
+    """The outbox key of the reminder about ``subject`` left since ``last``, if one is due:
+    once before ``closing``, else the round of the schedule ``last`` has reached."""
+    if closing is not None:
+        return f"{kind}-close:{subject}:{turn.campaign.id}:{closing.number}"
+    round_ = reminder_round(turn.campaign, last, turn.now)
+    return None if round_ is None else f"{kind}:{subject}:{last.isoformat()}:{round_}"
+
+
 async def remind_drafts(turn: Turn) -> int:
     """Drafts saved, and initiatives being written and then left, by person."""
     campaign, now = turn.campaign, turn.now
@@ -122,14 +134,9 @@ async def remind_drafts(turn: Turn) -> int:
         people.setdefault(person_id, _Unsent()).touches.append(at)
     reminders = []
     for person_id, unsent in people.items():
-        last = max(unsent.touches)
-        if closing is not None:
-            key = f"drafts-close:{person_id}:{campaign.id}:{closing.number}"
-        else:
-            round_ = reminder_round(campaign, last, now)
-            if round_ is None:
-                continue
-            key = f"drafts:{person_id}:{last.isoformat()}:{round_}"
+        key = _due_key(turn, "drafts", person_id, max(unsent.touches), closing)
+        if key is None:
+            continue
 
         def render(unsent: _Unsent = unsent) -> str:
             lines = [_("📝 You have an initiative you have not sent yet.")]
@@ -157,13 +164,9 @@ async def remind_changes(turn: Turn) -> int:
     before = _left_before(turn, closing is not None)
     reminders = []
     for item in await turn.uow.initiatives.untouched_since([Status.NEEDS_CHANGES], before):
-        if closing is not None:
-            key = f"changes-close:{item.id}:{campaign.id}:{closing.number}"
-        else:
-            round_ = reminder_round(campaign, item.updated_at, now)
-            if round_ is None:
-                continue
-            key = f"changes:{item.id}:{item.updated_at.isoformat()}:{round_}"
+        key = _due_key(turn, "changes", item.id, item.updated_at, closing)
+        if key is None:
+            continue
         days = (now - item.updated_at).days
 
         def render(item: StoredInitiative = item, days: int = days) -> str:
