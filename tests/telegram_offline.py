@@ -98,8 +98,7 @@ class OfflineBotApi(BaseRequest):
                 "text": params.get("text", "…"),
             }
             if "reply_markup" in params:
-                markup = params["reply_markup"]
-                message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
+                message["reply_markup"] = params["reply_markup"]
             return message
         return True
 
@@ -197,14 +196,13 @@ def callback_update(
 
 def bot_message(sent: dict[str, Any], message_id: int = 500) -> dict[str, Any]:
     """The message the bot sent (as the server would hand it back inside a callback query)."""
-    markup = sent.get("reply_markup")
     return {
         "message_id": message_id,
         "date": int(time.time()),
         "chat": {"id": sent["chat_id"], "type": "private", "first_name": "Lan"},
         "from": BOT,
         "text": sent["text"],
-        "reply_markup": json.loads(markup) if isinstance(markup, str) else markup,
+        "reply_markup": sent.get("reply_markup"),
     }
 
 

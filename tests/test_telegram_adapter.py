@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import pytest
@@ -47,7 +46,6 @@ class Phone:
 
     def buttons(self, message: dict[str, Any] | None = None) -> list[dict[str, str]]:
         markup = (message or self.last_question())["reply_markup"]
-        markup = json.loads(markup) if isinstance(markup, str) else markup
         return [button for row in markup["inline_keyboard"] for button in row]
 
     async def press(self, label_part: str, message: dict[str, Any] | None = None) -> None:
