@@ -103,6 +103,20 @@ _IDLE_IN_FLOW = (
 )
 
 
+def _columns(conversation: Conversation, at: datetime) -> dict[str, Any]:
+    """The person's columns a turn writes (parameters for SQLAlchemy)."""
+    return {
+        "display_name": conversation.display_name,
+        "locale": conversation.locale,
+        "unit_code": conversation.unit_code,
+        "flow": conversation.flow,
+        "step": conversation.step,
+        "state": conversation.state,
+        "options": conversation.options,
+        "updated_at": at,
+    }
+
+
 class SqlConversationRepository:
     """``ConversationRepository`` over one connection of the unit of work."""
 
@@ -138,19 +152,9 @@ class SqlConversationRepository:
         return conversation
 
     async def save(self, conversation: Conversation, at: datetime) -> None:
-        values: dict[str, Any] = {
-            "display_name": conversation.display_name,
-            "locale": conversation.locale,
-            "unit_code": conversation.unit_code,
-            "flow": conversation.flow,
-            "step": conversation.step,
-            "state": conversation.state,
-            "options": conversation.options,
-            "updated_at": at,
-        }
         if conversation.person_id is None:
             result = await self._connection.execute(
-                _INSERT_PERSON, {**values, "version": 1, "created_at": at}
+                _INSERT_PERSON, {**_columns(conversation, at), "version": 1, "created_at": at}
             )
             person_id: int = _new_id(result.inserted_primary_key)
             await self._connection.execute(
@@ -168,13 +172,16 @@ class SqlConversationRepository:
                 self._cache.put((conversation.channel, conversation.user_id), conversation)
             return
         key = (conversation.channel, conversation.user_id)
-        where = {
-            "version": conversation.version + 1,
-            "b_id": conversation.person_id,
-            "b_version": conversation.version,
-        }
         if self._cache is None:
-            result = await self._connection.execute(_UPDATE_PERSON, {**values, **where})
+            result = await self._connection.execute(
+                _UPDATE_PERSON,
+                {
+                    **_columns(conversation, at),
+                    "version": conversation.version + 1,
+                    "b_id": conversation.person_id,
+                    "b_version": conversation.version,
+                },
+            )
             updated = result.rowcount
         else:
             entry = CachedConversation.of(conversation, version=conversation.version + 1)
